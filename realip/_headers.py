@@ -1,0 +1,116 @@
+"""Split forwarding headers into entries, from the right, in time linear in the header and bounded by the walk.
+
+List headers (X-Forwarded-For and single-address headers such as X-Real-IP) follow the RFC 9110 list rule;
+``Forwarded`` follows RFC 7239: one entry per element, its ``for=`` parameter as token or quoted-string.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["forwarded_from_right", "forwarded_params", "is_header_name", "list_from_right"]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+# One Forwarded element: runs of ordinary characters and quoted strings, up to a comma outside quotes. A quoted
+# string longer than 256 characters counts as unmatched: the bound keeps a line of many stray quotes linear.
+_ELEMENT = re.compile(r'(?:[^",]++|"(?:[^"\\]|\\.){0,256}+")*+', re.S)
+# One forwarded-pair and the separator after it (or the end of the element).
+_PAIR = re.compile(r'[ \t]*([^=;,"\s]+)=("(?:[^"\\]|\\.)*+"|[^;"]*?)[ \t]*(?:;|\Z)', re.S)
+_EMPTY_PAIR = re.compile(r"[ \t]*;")
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def is_header_name(name: str) -> bool:
+    """Whether ``name`` is a valid HTTP field name (an RFC 9110 token)."""
+    return _TOKEN.fullmatch(name) is not None
+
+
+def list_from_right(value: str, limit: int) -> list[str]:
+    """Up to ``limit`` non-empty elements of a comma-separated ``value``, rightmost first, spaces/tabs trimmed.
+
+    ``rsplit`` with a bound touches only the right end of a long header; only a header whose right end is mostly
+    empty elements (``",,,,"``) falls back to one full split, so the cost stays linear.
+    """
+    parts = value.rsplit(",", limit)
+    entries: list[str] = []
+    rest = None
+    if len(parts) > limit:  # the leftmost part was not split and may hold more elements
+        rest = parts[0]
+        parts[0] = ""
+    for part in reversed(parts):
+        part = part.strip(" \t")
+        if part:
+            entries.append(part)
+            if len(entries) == limit:
+                return entries
+    if rest is not None:
+        for part in reversed(rest.split(",")):
+            part = part.strip(" \t")
+            if part:
+                entries.append(part)
+                if len(entries) == limit:
+                    break
+    return entries
+
+
+def forwarded_params(element: str) -> dict[str, str] | None:
+    """The parameters of one Forwarded element (names lowercased, quoted values unescaped); ``None`` if malformed.
+
+    A repeated parameter makes the element malformed (RFC 7239 section 4).
+    """
+    params: dict[str, str] = {}
+    pos, end = 0, len(element)
+    while pos < end:
+        empty = _EMPTY_PAIR.match(element, pos)
+        if empty is not None:
+            pos = empty.end()
+            continue
+        if not element[pos:].strip(" \t"):
+            break
+        pair = _PAIR.match(element, pos)
+        if pair is None:
+            return None
+        name, value = pair.group(1).lower(), pair.group(2)
+        if name in params:
+            return None
+        if value[:1] == '"':
+            value = _ESCAPE.sub(r"\1", value[1:-1]) if "\\" in value else value[1:-1]
+        params[name] = value
+        pos = pair.end()
+    return params
+
+
+def _elements(value: str) -> list[str | None]:
+    """Forwarded elements of a header line holding quotes, left to right; ``None`` where a quote is unmatched."""
+    elements: list[str | None] = []
+    pos, end = 0, len(value)
+    while pos <= end:
+        stop = _ELEMENT.match(value, pos).end()  # type: ignore[union-attr]  # the pattern matches the empty string
+        if stop < end and value[stop] == '"':
+            # An unmatched (or overlong) quote: this element is invalid and ends at the next comma, so a proxy's
+            # own element after it on the same line still counts.
+            comma = value.find(",", stop)
+            elements.append(None)
+            pos = end + 1 if comma < 0 else comma + 1
+        else:
+            elements.append(value[pos:stop])
+            pos = stop + 1
+    return elements
+
+
+def forwarded_from_right(value: str, limit: int) -> list[dict[str, str] | None]:
+    """Up to ``limit`` non-empty Forwarded elements of one header line, rightmost first, as parameter dicts.
+
+    ``None`` stands for a malformed element. Empty elements are skipped (RFC 9110 list rule).
+    """
+    if '"' not in value:
+        raw: list[str | None] = [*list_from_right(value, limit)]
+    else:
+        raw = [element for element in reversed(_elements(value)) if element is None or element.strip(" \t")]
+    result: list[dict[str, str] | None] = []
+    for element in raw:
+        result.append(None if element is None else forwarded_params(element))
+        if len(result) == limit:
+            break
+    return result

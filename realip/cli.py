@@ -1,0 +1,102 @@
+"""The ``realip`` command: ``realip explain`` walks a request by hand; ``realip serve`` runs the who-am-I probe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import ConfigError
+from .resolver import Resolver
+
+__all__ = ["main"]
+
+
+def _header_line(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not 'Name: value'")
+    return name.strip(), value.strip(" \t")
+
+
+def _add_resolver_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust", action="append", metavar="ENTRY",
+                        help="a trusted proxy: address, CIDR, range, glob or named set (repeatable); "
+                             "default: REALIP_TRUSTED_PROXIES, else loopback")
+    parser.add_argument("--header", metavar="NAME", action="append",
+                        help="the forwarding header (repeat for a chain of names); default x-forwarded-for")
+    parser.add_argument("--hops", type=int, metavar="N", help="hop-count mode: the client is entry N from the right")
+    parser.add_argument("--max-hops", type=int, metavar="N", help="bound on entries examined (default 20)")
+    parser.add_argument("--proto-header", metavar="NAME", help="header giving the scheme, e.g. x-forwarded-proto")
+
+
+def _resolver(args: argparse.Namespace) -> Resolver:
+    overrides: dict[str, object] = {}
+    if args.trust is not None:
+        overrides["trusted_proxies"] = tuple(args.trust)
+    if args.header:
+        overrides["header"] = args.header[0] if len(args.header) == 1 else tuple(args.header)
+    if args.hops is not None:
+        overrides["trusted_hops"] = args.hops
+    if args.max_hops is not None:
+        overrides["max_hops"] = args.max_hops
+    if args.proto_header is not None:
+        overrides["proto_header"] = args.proto_header
+    return Resolver.from_env(None, **overrides)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    resolver = _resolver(args)
+    peer: str | None = None if args.peer in ("unix", "") else args.peer
+    explanation = explain(resolver, peer, list(args.H or ()))
+    if args.json:
+        print(json.dumps(explanation.as_dict(), indent=2))
+    else:
+        print(f"trusted: {', '.join(resolver.trusted_proxies) or '(nothing)'}; header: {', '.join(resolver.header)}")
+        print(explanation.text())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import run
+
+    run(_resolver(args), host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="realip", description="Resolve the real client IP behind proxies.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    explain = commands.add_parser("explain", help="walk one request's forwarding headers hop by hop")
+    explain.add_argument("--peer", required=True, help="the socket peer address ('unix' for a UNIX socket)")
+    explain.add_argument("-H", action="append", type=_header_line, metavar="'NAME: VALUE'",
+                         help="a request header (repeatable, in order)")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_resolver_options(explain)
+    explain.set_defaults(func=_explain)
+
+    serve = commands.add_parser("serve", help="run the who-am-I probe under uvicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    _add_resolver_options(serve)
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``realip`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"realip: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

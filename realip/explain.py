@@ -1,0 +1,104 @@
+"""Explain a resolution hop by hop: what an operator reads when the address in the logs looks wrong.
+
+The answer always comes from :meth:`Resolver.resolve`; this module only annotates the entries that the walk
+examined (``result.examined`` of them), so the explanation cannot disagree with the resolver.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._address import parse_address
+from .resolver import Headers, Peer, Reason, Resolver, Result
+
+__all__ = ["Explanation", "Step", "explain"]
+
+_WHY = {
+    Reason.UNTRUSTED_PEER: "the peer is not a trusted proxy, so no header was read",
+    Reason.NO_HEADER: "the peer is trusted but sent no {header} header: nothing to walk",
+    Reason.UNTRUSTED_ENTRY: "stopped at the first address not in the trusted networks: that is the client",
+    Reason.INVALID_ENTRY: "stopped at an entry that is not an address: the client is the last address reached",
+    Reason.HOP_LIMIT: "stopped after max_hops={max_hops} trusted entries: the client is the last one examined",
+    Reason.ALL_TRUSTED: "every entry is trusted: the client is the leftmost",
+    Reason.HOP_COUNT: "hop-count mode: the client is entry {hops} from the right",
+    Reason.SHORT_CHAIN: "hop-count mode: fewer than {hops} entries, so the client is the peer",
+}
+
+
+class Step(NamedTuple):
+    """One hop of the walk: position 0 is the socket peer, 1 the rightmost header entry, and so on."""
+
+    position: int
+    source: str
+    text: str | None
+    address: str | None
+    port: int | None
+    verdict: str  # trusted, untrusted, invalid, unix, or not-checked (hop-count mode)
+
+
+class Explanation(NamedTuple):
+    """The result together with the hops that led to it and a sentence saying why the walk ended there."""
+
+    result: Result
+    steps: tuple[Step, ...]
+    why: str
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready form (``realip explain --json`` and ``realip serve``)."""
+        result = self.result._asdict()
+        result["reason"] = str(self.result.reason)
+        result["proxies"] = list(self.result.proxies)
+        return {"result": result, "steps": [step._asdict() for step in self.steps], "why": self.why}
+
+    def text(self) -> str:
+        """A readable, one-line-per-hop account."""
+        lines = []
+        for step in self.steps:
+            where = "peer" if step.position == 0 else f"#{step.position} {step.source}"
+            shown = step.text if step.text is not None else "(no address)"
+            lines.append(f"  {where:<24} {shown!s:<40} {step.verdict}")
+        r = self.result
+        port = f" port {r.client_port}" if r.client_port is not None else ""
+        scheme = f", scheme {r.scheme}" if r.scheme else ""
+        lines.append(f"client: {r.client_ip}{port} (source: {r.source}{scheme})")
+        lines.append(f"why:    {self.why}")
+        return "\n".join(lines)
+
+
+def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
+    """Resolve and annotate every hop the walk examined."""
+    if not isinstance(headers, (list, tuple, dict)) and not hasattr(headers, "items"):
+        headers = list(headers)  # it is read twice
+    result = resolver.resolve(peer, headers)
+    peer_ip, _, peer_address = resolver.parse_peer(peer)
+    trusted = result.reason is not Reason.UNTRUSTED_PEER
+    if not resolver.checks_peer:
+        peer_verdict = "not checked (hop-count mode without trusted_proxies)"
+    elif peer is None:
+        peer_verdict = "unix socket, " + ("trusted" if trusted else "untrusted")
+    elif peer_address is None:
+        peer_verdict = "not an IP address, untrusted"
+    else:
+        peer_verdict = "trusted" if trusted else "untrusted"
+    steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
+    found = resolver._collect(headers) if result.examined else None
+    if found is not None:
+        entries = resolver.chain_from_right(found, result.examined)
+        for position, entry in enumerate(entries, start=1):
+            address = parse_address(entry.text) if entry.text is not None else None
+            if resolver.trusted_hops is not None and position < len(entries):
+                verdict = "not checked (a counted hop)"
+            elif address is None:
+                verdict = "invalid"
+            elif resolver.trusted_hops is not None:
+                verdict = "the client (hop count)"
+            else:
+                verdict = "trusted" if resolver.is_trusted(address) else "untrusted"
+            steps.append(
+                Step(position, entry.source, entry.text, address.ip if address else None,
+                     address.port if address else None, verdict)
+            )
+    why = _WHY[result.reason].format(
+        header=" or ".join(resolver.header), max_hops=resolver.max_hops, hops=resolver.trusted_hops
+    )
+    return Explanation(result, tuple(steps), why)

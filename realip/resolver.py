@@ -1,0 +1,351 @@
+"""The resolver: from the socket peer and one forwarding header to the real client, never trusting a forgery.
+
+Threat model: every header is attacker input. Only the socket peer and the configured trust decide how far to
+believe a header, and the header is read from the right (the end our own proxies append to) until the first
+address we do not trust: that is the client. Everything left of it was written by the client and is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import NamedTuple
+
+from ._address import Address, parse_address
+from ._headers import forwarded_from_right, is_header_name, list_from_right
+from ._trust import TrustedNetworks, compile_trust
+from .errors import ConfigError
+
+__all__ = ["Headers", "Peer", "Reason", "Resolver", "Result"]
+
+#: The socket peer: ``"1.2.3.4"``, ``"[::1]"``, an ASGI ``(host, port)`` pair, or ``None`` for a UNIX socket.
+Peer = str | tuple[str, int] | Sequence[object] | None
+#: Request headers: a mapping (keys case-insensitive) or ``(name, value)`` pairs, ``str`` or ``bytes``.
+Headers = Union[Mapping[str, str], Iterable[tuple[str | bytes, str | bytes]]]
+
+_SCHEMES = {"http": "http", "https": "https"}
+
+
+class Reason(StrEnum):
+    """Why the client is what it is: where the walk stopped, or why it never started."""
+
+    #: The peer is not trusted, so no header was read: the client is the peer.
+    UNTRUSTED_PEER = "untrusted-peer"
+    #: The peer is trusted but sent no (non-empty) forwarding header: the client is the peer.
+    NO_HEADER = "no-header"
+    #: The walk reached an address it does not trust: that address is the client (the normal case).
+    UNTRUSTED_ENTRY = "untrusted-entry"
+    #: The walk hit an entry that is not an address: the client is the last address reached before it.
+    INVALID_ENTRY = "invalid-entry"
+    #: ``max_hops`` entries were examined, all trusted: the client is the last one examined.
+    HOP_LIMIT = "hop-limit"
+    #: Every entry was a trusted address: the client is the leftmost.
+    ALL_TRUSTED = "all-trusted"
+    #: Hop-count mode: the client is the ``trusted_hops``-th entry from the right.
+    HOP_COUNT = "hop-count"
+    #: Hop-count mode: the header held fewer than ``trusted_hops`` entries: the client is the peer.
+    SHORT_CHAIN = "short-chain"
+
+
+class Result(NamedTuple):
+    """The resolved client and how it was found. Immutable; compares by value."""
+
+    #: The client address in canonical text (dotted quad, or RFC 5952 IPv6); ``None`` only for a UNIX-socket peer
+    #: that is also the answer. A peer that is not an IP address (a test client's ``"testclient"``) is never
+    #: trusted and is reported as given.
+    client_ip: str | None
+    #: The port written with the chosen entry, the peer's port when the client is the peer, else ``None``.
+    client_port: int | None
+    #: ``"peer"``, or the lowercase header name the client entry came from (or ``"toa"``).
+    source: str
+    #: The socket peer, normalized (``None`` for a UNIX socket).
+    peer: str | None
+    #: The trusted hops passed through on the way to the client, nearest first (the peer first).
+    proxies: tuple[str, ...]
+    #: ``"http"`` or ``"https"`` from the configured ``proto_header`` (trusted peer only), else ``None``.
+    scheme: str | None
+    #: Why the walk ended where it did.
+    reason: Reason
+    #: The socket peer's port, when known.
+    peer_port: int | None = None
+    #: How many header entries the walk examined (never more than ``max_hops``).
+    examined: int = 0
+
+
+class Entry(NamedTuple):
+    """One chain entry as written, with the header it came from; ``params`` only for ``Forwarded`` elements."""
+
+    source: str
+    text: str | None
+    params: dict[str, str] | None = None
+
+
+def _header_names(header: object) -> tuple[str, ...]:
+    names = (header,) if isinstance(header, str) else header
+    if not isinstance(names, (tuple, list)):
+        raise ConfigError(f"header={header!r} must be a header name or a tuple of names, e.g. 'x-forwarded-for'")
+    if not names:
+        raise ConfigError("header=() is empty: name the one header your proxy sets, e.g. 'x-forwarded-for'")
+    for name in names:
+        if not isinstance(name, str) or not is_header_name(name):
+            raise ConfigError(f"header={header!r}: {name!r} is not a valid HTTP header name")
+    if len(set(n.lower() for n in names)) != len(names):
+        raise ConfigError(f"header={header!r} names a header twice")
+    return tuple(name.lower() for name in names)
+
+
+def _positive_int(name: str, value: object) -> int:
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{name}={value!r} must be an int >= 1")
+    return value
+
+
+class Resolver:
+    """Resolves the real client address from the socket peer and one forwarding header.
+
+    Build one per application (configuration is parsed and checked here, raising :class:`ConfigError`), then call
+    :meth:`resolve` per request; it never raises on request data and examines at most ``max_hops`` entries.
+    """
+
+    __slots__ = (
+        "_check_peer",
+        "_nslots",
+        "_proto_slot",
+        "_slots",
+        "_trust",
+        "header",
+        "max_hops",
+        "proto_header",
+        "trusted_hops",
+        "trusted_proxies",
+    )
+
+    def __init__(
+        self,
+        trusted_proxies: Iterable[str] | None = None,
+        header: str | tuple[str, ...] = "x-forwarded-for",
+        trusted_hops: int | None = None,
+        max_hops: int = 20,
+        proto_header: str | None = None,
+    ) -> None:
+        self.max_hops: int = _positive_int("max_hops", max_hops)
+        if trusted_hops is not None:
+            _positive_int("trusted_hops", trusted_hops)
+            if trusted_hops > max_hops:
+                raise ConfigError(f"trusted_hops={trusted_hops} is greater than max_hops={max_hops}: raise max_hops")
+        self.trusted_hops: int | None = trusted_hops
+        #: The header names forming the chain, lowercase, in chain order (left to right).
+        self.header: tuple[str, ...] = _header_names(header)
+        if proto_header is not None and (not isinstance(proto_header, str) or not is_header_name(proto_header)):
+            raise ConfigError(f"proto_header={proto_header!r} is not a valid HTTP header name")
+        self.proto_header: str | None = proto_header.lower() if proto_header is not None else None
+        # Hop mode with no trusted_proxies leaves the peer unchecked; CIDR mode defaults to loopback only.
+        self._check_peer = not (trusted_hops is not None and trusted_proxies is None)
+        entries = ("loopback",) if trusted_proxies is None else tuple(trusted_proxies)
+        if isinstance(trusted_proxies, (str, bytes)):
+            entries = trusted_proxies  # type: ignore[assignment]  # compile_trust explains the mistake
+        self._trust: TrustedNetworks = compile_trust(entries)
+        #: The trusted networks after merging (for display), plus "unix" when UNIX-socket peers are trusted.
+        self.trusted_proxies: tuple[str, ...] = self._trust.networks + (("unix",) if self._trust.unix else ())
+        # Header name -> slot, in str and bytes forms, so a request's headers are matched with one dict lookup.
+        names = self.header
+        if self.proto_header is not None and self.proto_header not in names:
+            names += (self.proto_header,)
+        self._slots: dict[str | bytes, int] = {}
+        for slot, name in enumerate(names):
+            self._slots[name] = slot
+            self._slots[name.encode("ascii")] = slot
+        self._nslots = len(names)
+        self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
+
+    @property
+    def checks_peer(self) -> bool:
+        """False only in hop-count mode without ``trusted_proxies``, where the peer is not checked."""
+        return self._check_peer
+
+    def __repr__(self) -> str:
+        return (
+            f"Resolver(trusted_proxies={self.trusted_proxies!r}, header={self.header!r}, "
+            f"trusted_hops={self.trusted_hops!r}, max_hops={self.max_hops!r}, proto_header={self.proto_header!r})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Resolver:
+        """Build a resolver from ``REALIP_*`` environment variables; keyword arguments override them."""
+        from .env import ENV_VARIABLES, environ_value, resolver_options_from_env
+
+        from_env = resolver_options_from_env(environ)
+        options = {**from_env, **overrides}
+        try:
+            return cls(**options)  # type: ignore[arg-type]
+        except ConfigError as error:
+            for variable, option in ENV_VARIABLES.items():
+                if option in from_env and option not in overrides and str(error).startswith(option):
+                    raise ConfigError(f"{variable}={environ_value(environ, variable)!r}: {error}") from None
+            raise
+
+    # -- per request -------------------------------------------------------------------------------------------
+
+    def _collect(self, headers: Headers) -> list[list[str]] | None:
+        """The values of the configured headers, per slot, in arrival order; ``None`` when none is present."""
+        slots = self._slots
+        found: list[list[str]] | None = None
+        items = headers.items() if hasattr(headers, "items") else headers
+        for name, value in items:
+            slot = slots.get(name)
+            if slot is None:
+                slot = slots.get(name.lower())
+                if slot is None:
+                    continue
+            if found is None:
+                found = [[] for _ in range(self._nslots)]
+            found[slot].append(value if isinstance(value, str) else value.decode("latin-1"))
+        return found
+
+    def chain_from_right(self, found: list[list[str]], limit: int) -> list[Entry]:
+        """Up to ``limit`` non-empty chain entries, rightmost first, across every configured header and line."""
+        entries: list[Entry] = []
+        for slot in range(len(self.header) - 1, -1, -1):
+            name = self.header[slot]
+            for value in reversed(found[slot]):
+                need = limit - len(entries)
+                if name == "forwarded":
+                    for params in forwarded_from_right(value, need):
+                        entries.append(Entry(name, None if params is None else params.get("for"), params))
+                else:
+                    entries.extend(Entry(name, text) for text in list_from_right(value, need))
+                if len(entries) >= limit:
+                    return entries
+        return entries
+
+    def is_trusted(self, address: Address) -> bool:
+        """Whether a parsed address is in the trusted networks."""
+        return self._trust.contains(address.value, address.v6)
+
+    def parse_peer(self, peer: Peer) -> tuple[str | None, int | None, Address | None]:
+        """The peer's text, port and parsed address (``None`` when it is not an IP address or a UNIX socket)."""
+        if peer is None:
+            return None, None, None
+        if isinstance(peer, str):
+            host: object = peer
+            port: object = None
+        else:
+            try:
+                host, port = peer[0], peer[1]
+            except (TypeError, IndexError, KeyError):
+                return str(peer), None, None
+        if type(port) is not int:
+            port = None
+        address = parse_address(host) if isinstance(host, str) else None
+        if address is None:
+            return (None if host is None else str(host)), port, None
+        return address.ip, port if port is not None else address.port, address
+
+    def resolve(self, peer: Peer, headers: Headers) -> Result:
+        """Resolve the client for one request. Never raises on request data; bad entries end the walk safely."""
+        peer_ip, peer_port, peer_address = self.parse_peer(peer)
+        if not self._check_peer:
+            peer_trusted = True
+        elif peer_address is not None:
+            peer_trusted = self._trust.contains(peer_address.value, peer_address.v6)
+        else:
+            peer_trusted = peer is None and self._trust.unix
+        if not peer_trusted:
+            return Result(peer_ip, peer_port, "peer", peer_ip, (), None, Reason.UNTRUSTED_PEER, peer_port, 0)
+
+        found = self._collect(headers)
+        if self.trusted_hops is not None:
+            return self._resolve_hops(found, peer_ip, peer_port)
+
+        entries = self.chain_from_right(found, self.max_hops + 1) if found is not None else ()
+        if not entries:
+            scheme = self._scheme(found, (), -1) if self._proto_slot >= 0 else None
+            return Result(peer_ip, peer_port, "peer", peer_ip, (), scheme, Reason.NO_HEADER, peer_port, 0)
+
+        contains = self._trust.contains
+        client_ip, client_port, source = peer_ip, peer_port, "peer"
+        client_index = -1
+        passed = [] if peer_ip is None else [peer_ip]
+        reason = Reason.ALL_TRUSTED
+        examined = 0
+        for entry in entries:
+            if examined == self.max_hops:
+                reason = Reason.HOP_LIMIT
+                break
+            address = parse_address(entry.text) if entry.text is not None else None
+            examined += 1
+            if address is None:
+                reason = Reason.INVALID_ENTRY
+                break
+            client_ip, client_port, source, client_index = address.ip, address.port, entry.source, examined - 1
+            if not contains(address.value, address.v6):
+                reason = Reason.UNTRUSTED_ENTRY
+                break
+            passed.append(address.ip)
+        if reason is not Reason.UNTRUSTED_ENTRY and passed:
+            passed.pop()  # the client is the last trusted address reached, not a hop passed through
+        scheme = self._scheme(found, entries, client_index) if self._proto_slot >= 0 else None
+        return Result(client_ip, client_port, source, peer_ip, tuple(passed), scheme, reason, peer_port, examined)
+
+    def _resolve_hops(self, found: list[list[str]] | None, peer_ip: str | None, peer_port: int | None) -> Result:
+        hops = self.trusted_hops
+        assert hops is not None  # only called in hop mode; not a settings check
+        entries = self.chain_from_right(found, hops) if found is not None else []
+        reason = Reason.HOP_COUNT
+        address = None
+        if len(entries) < hops:
+            reason = Reason.NO_HEADER if not entries else Reason.SHORT_CHAIN
+        else:
+            text = entries[-1].text
+            address = parse_address(text) if text is not None else None
+            if address is None:
+                reason = Reason.INVALID_ENTRY
+        scheme = None
+        if self._proto_slot >= 0:
+            scheme = self._scheme(found, entries, len(entries) - 1 if address else -1)
+        if address is None:
+            return Result(peer_ip, peer_port, "peer", peer_ip, (), scheme, reason, peer_port, len(entries))
+        proxies = () if peer_ip is None else (peer_ip,)
+        return Result(
+            address.ip, address.port, entries[-1].source, peer_ip, proxies, scheme, reason, peer_port, len(entries)
+        )
+
+    def _scheme(self, found: list[list[str]] | None, entries: Sequence[Entry], index: int) -> str | None:
+        """The scheme from ``proto_header`` for the client at ``entries[index]`` (``-1``: the peer).
+
+        Forwarded carries ``proto=`` in the client's own element. A list header (X-Forwarded-Proto) is taken at the
+        client's position when it has exactly one value per chain entry (every proxy appended both), else its
+        rightmost value, the one our peer wrote.
+        """
+        if found is None:
+            return None
+        proto = self.proto_header
+        if proto == "forwarded" and proto in self.header:
+            if index < 0:
+                entries = self.chain_from_right(found, 1)
+                index = 0
+            params = entries[index].params if entries else None
+            return _scheme_value(params.get("proto") if params else None)
+        values = found[self._proto_slot]
+        if proto == "forwarded":
+            rightmost = [params for value in values[-1:] for params in forwarded_from_right(value, 1)]
+            return _scheme_value(rightmost[0].get("proto") if rightmost and rightmost[0] else None)
+        protos = [text for value in reversed(values) for text in list_from_right(value, len(value) + 1)]
+        if not protos:
+            return None
+        if index >= 0 and len(protos) == self._chain_length(found):
+            return _scheme_value(protos[index])
+        return _scheme_value(protos[0])
+
+    def _chain_length(self, found: list[list[str]]) -> int:
+        """How many non-empty entries the whole chain holds (linear; only needed to align the proto header)."""
+        total = 0
+        for name, values in zip(self.header, found, strict=False):  # found may hold the proto slot too
+            split = forwarded_from_right if name == "forwarded" else list_from_right
+            total += sum(len(split(value, len(value) + 1)) for value in values)
+        return total
+
+
+def _scheme_value(value: str | None) -> str | None:
+    """``http`` or ``https`` (case-insensitive, trimmed); anything else is ignored."""
+    return _SCHEMES.get(value.strip(" \t").lower()) if value else None
