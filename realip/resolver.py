@@ -21,7 +21,7 @@ __all__ = ["Headers", "Peer", "Reason", "Resolver", "Result"]
 #: The socket peer: ``"1.2.3.4"``, ``"[::1]"``, an ASGI ``(host, port)`` pair, or ``None`` for a UNIX socket.
 Peer = str | tuple[str, int] | Sequence[object] | None
 #: Request headers: a mapping (keys case-insensitive) or ``(name, value)`` pairs, ``str`` or ``bytes``.
-Headers = Union[Mapping[str, str], Iterable[tuple[str | bytes, str | bytes]]]
+Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
 _SCHEMES = {"http": "http", "https": "https"}
 
