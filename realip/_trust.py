@@ -110,7 +110,10 @@ def _range(index: int, entry: str) -> list[netaddr.IPNetwork]:
 
 def _glob(index: int, entry: str) -> list[netaddr.IPNetwork]:
     if _LEADING_ZERO_OCTET.search(entry) or not netaddr.valid_glob(entry):
-        raise _error(index, entry, f"is not {_FORMS}: a glob is four octets such as '10.0.*.*' or '10.0.1-3.*'")
+        hint = "a glob is four octets such as '10.0.*.*' or '10.0.1-3.*'"
+        if "-" in entry and "*" not in entry:
+            hint += "; a range is two addresses, 'first-last'"
+        raise _error(index, entry, f"is not {_FORMS}: {hint}")
     return list(netaddr.glob_to_cidrs(entry))
 
 

@@ -1,0 +1,111 @@
+"""ASGI middleware: the real client in ``scope["client"]`` for Starlette, FastAPI, or any ASGI app.
+
+Threat model: every request header is attacker input. Only the socket peer (``scope["client"]`` as the server set
+it) and the configured trust decide how far a forwarding header is believed; see :mod:`realip.resolver`. Nothing in
+a request can make this middleware raise: on any unexpected failure the request goes on unchanged.
+
+What it does, for ``http`` and ``websocket`` scopes only (``lifespan`` and others pass through untouched):
+
+- ``scope["client"]`` becomes ``(client_ip, client_port or 0)``, so ``request.client`` and the server's access log
+  show the real client; it is left alone when the client is a UNIX-socket peer (no address);
+- ``scope["scheme"]`` becomes ``http``/``https`` (``ws``/``wss`` for websockets) when ``proto_header`` is set and the
+  trusted hop named a scheme;
+- ``scope["state"]["realip"]`` holds the :class:`~realip.Result` (Starlette: ``request.state.realip``), which keeps
+  the original socket peer as ``result.peer`` and ``result.peer_port``.
+
+In place, not a copy: the scope dict is changed where it is. uvicorn writes its access log from the very dict it
+passed to the app, so the log shows the resolved client. Put this middleware outermost (Starlette's
+``add_middleware`` does): a layer above it that copies the scope would keep the peer in its copy and in the log.
+
+Run uvicorn with ``--no-proxy-headers`` (``proxy_headers=False``): by default uvicorn rewrites ``scope["client"]``
+from X-Forwarded-For itself (trusting 127.0.0.1), and this middleware would then see that guess, not the peer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .resolver import Resolver, Result
+
+__all__ = ["ASGIApp", "RealIPMiddleware", "Receive", "Scope", "Send"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("realip")
+
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+
+
+class RealIPMiddleware:
+    """Resolve each request's real client and write it into the ASGI scope.
+
+    ``RealIPMiddleware(app, trusted_proxies=[...])`` builds a :class:`~realip.Resolver` from the keyword options;
+    ``RealIPMiddleware(app, resolver=r)`` uses one you built; with neither, ``Resolver.from_env()`` reads the
+    ``REALIP_*`` variables. Passing both ``resolver`` and options is a ``TypeError``. Bad configuration raises
+    :class:`~realip.ConfigError` here, at start-up (Starlette builds its middleware at the first event it serves).
+    """
+
+    __slots__ = ("_failed", "_proto", "_resolve", "app", "resolver")
+
+    def __init__(self, app: ASGIApp, *, resolver: Resolver | None = None, **resolver_options: Any) -> None:
+        if resolver is not None and resolver_options:
+            names = ", ".join(sorted(resolver_options))
+            raise TypeError(f"RealIPMiddleware: pass either resolver= or resolver options ({names}), not both")
+        if resolver is None:
+            resolver = Resolver(**resolver_options) if resolver_options else Resolver.from_env()
+        elif not isinstance(resolver, Resolver):
+            raise TypeError(f"RealIPMiddleware: resolver={resolver!r} is not a realip.Resolver")
+        self.app = app
+        self.resolver = resolver
+        self._resolve = resolver.resolve
+        self._proto = resolver.proto_header is not None
+        self._failed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind == "http" or kind == "websocket":
+            self._apply(scope, kind)
+        await self.app(scope, receive, send)
+
+    def _apply(self, scope: Scope, kind: str) -> None:
+        """Resolve and rewrite the scope; on any failure, log (once) and leave the scope as it was."""
+        try:
+            result = self._resolve(scope.get("client"), scope.get("headers") or ())
+            state = scope.get("state")
+            if state is None:
+                state = {}
+            elif not isinstance(state, MutableMapping):
+                raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
+            scheme = None
+            if self._proto and result.scheme is not None:
+                scheme = _WEBSOCKET_SCHEMES[result.scheme] if kind == "websocket" else result.scheme
+        except Exception:
+            self._log_failure(scope)
+            return
+        self._write(scope, state, result, scheme)
+
+    @staticmethod
+    def _write(scope: Scope, state: MutableMapping[str, Any], result: Result, scheme: str | None) -> None:
+        if result.client_ip is not None:
+            scope["client"] = (result.client_ip, result.client_port or 0)
+        if scheme is not None:
+            scope["scheme"] = scheme
+        state["realip"] = result
+        scope["state"] = state
+
+    def _log_failure(self, scope: Scope) -> None:
+        if self._failed:
+            logger.debug("realip: could not resolve the client; request passed through unchanged", exc_info=True)
+            return
+        self._failed = True
+        logger.exception(
+            "realip: could not resolve the client (peer %r); the request passes through unchanged. "
+            "Further failures are logged at DEBUG level.",
+            scope.get("client"),
+        )

@@ -1,0 +1,326 @@
+"""The walk: every rule of the contract (CIDR mode, hop-count mode, Forwarded, ports, proxies, scheme, limits)."""
+
+from __future__ import annotations
+
+import pytest
+
+from realip import ConfigError, Reason, Resolver
+
+TRUST = ("10.0.0.0/8", "cgnat")
+XFF = "X-Forwarded-For"
+
+
+def resolve(xff: str | None, peer: object = "10.1.2.3", **options: object) -> tuple[object, ...]:
+    options.setdefault("trusted_proxies", TRUST)
+    headers = [] if xff is None else [(XFF, xff)]
+    r = Resolver(**options).resolve(peer, headers)  # type: ignore[arg-type]
+    return r.client_ip, r.client_port, r.source, r.reason
+
+
+# -- CIDR mode ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("xff", "expected"),
+    [
+        ("198.51.100.7, 100.64.3.4", ("198.51.100.7", None, "x-forwarded-for", Reason.UNTRUSTED_ENTRY)),
+        ("192.0.2.1, 198.51.100.7, 100.64.3.4", ("198.51.100.7", None, "x-forwarded-for", Reason.UNTRUSTED_ENTRY)),
+        ("10.0.0.5, 100.64.3.4", ("10.0.0.5", None, "x-forwarded-for", Reason.ALL_TRUSTED)),
+        ("198.51.100.7, bogus, 100.64.3.4", ("100.64.3.4", None, "x-forwarded-for", Reason.INVALID_ENTRY)),
+        ("bogus", ("10.1.2.3", None, "peer", Reason.INVALID_ENTRY)),
+        ("unknown, 100.64.3.4", ("100.64.3.4", None, "x-forwarded-for", Reason.INVALID_ENTRY)),
+        ("", ("10.1.2.3", None, "peer", Reason.NO_HEADER)),
+        (" , ,\t", ("10.1.2.3", None, "peer", Reason.NO_HEADER)),
+        (None, ("10.1.2.3", None, "peer", Reason.NO_HEADER)),
+        ("198.51.100.7,,, ,100.64.3.4", ("198.51.100.7", None, "x-forwarded-for", Reason.UNTRUSTED_ENTRY)),
+        ("198.51.100.7:8080, 100.64.3.4:443", ("198.51.100.7", 8080, "x-forwarded-for", Reason.UNTRUSTED_ENTRY)),
+        ("[2001:db8::7]:1234", ("2001:db8::7", 1234, "x-forwarded-for", Reason.UNTRUSTED_ENTRY)),
+        ("10.0.0.5:99", ("10.0.0.5", 99, "x-forwarded-for", Reason.ALL_TRUSTED)),
+    ],
+)
+def test_cidr_walk(xff: str | None, expected: tuple[object, ...]) -> None:
+    assert resolve(xff) == expected
+
+
+def test_untrusted_peer_ignores_headers_entirely() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve(("203.0.113.9", 5000), {XFF: "198.51.100.7"})
+    assert (r.client_ip, r.client_port, r.source, r.reason, r.proxies) == (
+        "203.0.113.9", 5000, "peer", Reason.UNTRUSTED_PEER, ())
+
+
+def test_peer_port_is_client_port_when_client_is_peer() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve(("10.1.2.3", 4321), {XFF: "junk"})
+    assert (r.client_ip, r.client_port, r.peer_port) == ("10.1.2.3", 4321, 4321)
+
+
+def test_proxies_are_the_trusted_hops_passed_nearest_first() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", {XFF: "198.51.100.7, 10.9.9.9, 100.64.3.4"})
+    assert r.proxies == ("10.1.2.3", "100.64.3.4", "10.9.9.9")
+    # All trusted: the leftmost is the client, not a proxy passed through.
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", {XFF: "10.9.9.9, 100.64.3.4"})
+    assert (r.client_ip, r.proxies) == ("10.9.9.9", ("10.1.2.3", "100.64.3.4"))
+    # Invalid entry: the client is the last trusted address reached.
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", {XFF: "x, 100.64.3.4"})
+    assert (r.client_ip, r.proxies) == ("100.64.3.4", ("10.1.2.3",))
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", {XFF: "x"})
+    assert (r.client_ip, r.proxies) == ("10.1.2.3", ())
+
+
+def test_max_hops_bounds_the_walk() -> None:
+    chain = ", ".join(["198.51.100.7"] + [f"10.0.0.{i}" for i in range(1, 6)])
+    r = Resolver(trusted_proxies=TRUST, max_hops=3).resolve("10.1.2.3", {XFF: chain})
+    assert (r.client_ip, r.reason, r.examined) == ("10.0.0.3", Reason.HOP_LIMIT, 3)
+    r = Resolver(trusted_proxies=TRUST, max_hops=6).resolve("10.1.2.3", {XFF: chain})
+    assert (r.client_ip, r.reason, r.examined) == ("198.51.100.7", Reason.UNTRUSTED_ENTRY, 6)
+    # Exactly max_hops entries, all trusted: the leftmost, not a hop-limit stop.
+    r = Resolver(trusted_proxies=TRUST, max_hops=2).resolve("10.1.2.3", {XFF: "10.0.0.1, 10.0.0.2"})
+    assert (r.client_ip, r.reason) == ("10.0.0.1", Reason.ALL_TRUSTED)
+
+
+def test_empty_elements_do_not_count_towards_max_hops() -> None:
+    r = Resolver(trusted_proxies=TRUST, max_hops=2).resolve("10.1.2.3", {XFF: "198.51.100.7,,,, ,100.64.3.4,,"})
+    assert (r.client_ip, r.examined) == ("198.51.100.7", 2)
+
+
+def test_one_megabyte_header_examines_at_most_max_hops() -> None:
+    huge = ", ".join(["10.0.0.1"] * 120_000)  # over 1 MB, every entry trusted
+    assert len(huge) > 1_000_000
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", [(XFF, huge)])
+    assert (r.client_ip, r.reason, r.examined) == ("10.0.0.1", Reason.HOP_LIMIT, 20)
+    commas = "198.51.100.7" + "," * 1_000_000 + "100.64.3.4"  # empty elements: skipped, not counted
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", [(XFF, commas)])
+    assert (r.client_ip, r.examined) == ("198.51.100.7", 2)
+    quotes = 'for="\\",' * 150_000  # stray quotes in Forwarded: still linear, every element invalid
+    r = Resolver(trusted_proxies=TRUST, header="forwarded").resolve("10.1.2.3", [("Forwarded", quotes)])
+    assert (r.client_ip, r.reason, r.examined) == ("10.1.2.3", Reason.INVALID_ENTRY, 1)
+
+
+# -- headers: forms, repeats, chains ------------------------------------------------------------------------
+
+
+def test_repeated_header_lines_join_in_order() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve(
+        "10.1.2.3", [(XFF, "192.0.2.1, 198.51.100.7"), ("x-forwarded-for", "100.64.3.4")])
+    assert (r.client_ip, r.proxies) == ("198.51.100.7", ("10.1.2.3", "100.64.3.4"))
+
+
+def test_header_names_are_case_insensitive_in_every_input_form() -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    for headers in (
+        {"X-FORWARDED-FOR": "198.51.100.7"},
+        {"x-forwarded-for": "198.51.100.7"},
+        [(b"x-forwarded-for", b"198.51.100.7")],
+        [(b"X-Forwarded-For", b"198.51.100.7")],
+        [("X-Forwarded-For", b"198.51.100.7")],
+        iter([("x-forwarded-for", "198.51.100.7")]),
+    ):
+        assert resolver.resolve("10.1.2.3", headers).client_ip == "198.51.100.7"  # type: ignore[arg-type]
+
+
+def test_bytes_values_are_latin1_and_junk_is_invalid() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", [(b"x-forwarded-for", b"\xff\xfe1.2.3.4, 100.64.3.4")])
+    assert (r.client_ip, r.reason) == ("100.64.3.4", Reason.INVALID_ENTRY)
+
+
+def test_single_address_header_is_a_list_of_one() -> None:
+    resolver = Resolver(trusted_proxies=TRUST, header="X-Real-IP")
+    assert resolver.resolve("10.1.2.3", {"X-Real-IP": "198.51.100.7"}).source == "x-real-ip"
+    assert resolver.resolve("10.1.2.3", {XFF: "198.51.100.7"}).client_ip == "10.1.2.3"  # no fallback to XFF
+    assert resolver.resolve("10.1.2.3", {"cf-connecting-ip": "198.51.100.7"}).client_ip == "10.1.2.3"
+
+
+def test_tuple_of_names_concatenates_one_chain_in_order() -> None:
+    resolver = Resolver(trusted_proxies=TRUST, header=("x-original-forwarded-for", "x-forwarded-for"))
+    r = resolver.resolve("10.1.2.3", {"X-Forwarded-For": "100.64.0.9", "X-Original-Forwarded-For": "198.51.100.7"})
+    assert (r.client_ip, r.source, r.proxies) == ("198.51.100.7", "x-original-forwarded-for", ("10.1.2.3", "100.64.0.9"))
+    r = resolver.resolve("10.1.2.3", {"X-Forwarded-For": "198.51.100.7"})
+    assert (r.client_ip, r.source) == ("198.51.100.7", "x-forwarded-for")
+
+
+# -- RFC 7239 Forwarded -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "client"),
+    [
+        ("for=198.51.100.7", ("198.51.100.7", None)),
+        ("For=198.51.100.7", ("198.51.100.7", None)),
+        ("FOR=198.51.100.7;proto=https;by=10.0.0.1", ("198.51.100.7", None)),
+        ('for="198.51.100.7:8080"', ("198.51.100.7", 8080)),
+        ("for=198.51.100.7:8080", ("198.51.100.7", 8080)),
+        ('for="[2001:db8::7]:4711"', ("2001:db8::7", 4711)),
+        ("for=[2001:db8::7]:4711", ("2001:db8::7", 4711)),
+        ('for="2001:db8::7"', ("2001:db8::7", None)),
+        ('for="[2001:db8::7]"', ("2001:db8::7", None)),
+        ("proto=https; for=198.51.100.7 ;by=x", ("198.51.100.7", None)),
+        ('host="a,b;c"; for=198.51.100.7', ("198.51.100.7", None)),  # , and ; inside quotes do not split
+        ("for=198.51.100.7, for=100.64.3.4", ("198.51.100.7", None)),
+        ("for=198.51.100.7,, ,for=100.64.3.4", ("198.51.100.7", None)),
+        ('for="\\198.51.100.7"', ("198.51.100.7", None)),  # quoted-pair unescaped
+    ],
+)
+def test_forwarded_for_values(value: str, client: tuple[str, int | None]) -> None:
+    r = Resolver(trusted_proxies=TRUST, header="forwarded").resolve("10.1.2.3", {"Forwarded": value})
+    assert (r.client_ip, r.client_port, r.source) == (*client, "forwarded")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("for=unknown", "unknown node"),
+        ("for=_hidden", "obfuscated identifier"),
+        ('for="_hidden"', "quoted obfuscated identifier"),
+        ("proto=https", "element without for="),
+        ("for=198.51.100.7;for=198.51.100.8", "for= twice in one element"),
+        ('for="198.51.100.7', "unmatched quote"),
+        ("for", "pair without ="),
+        ("for=198.51.100.7 junk", "junk after the value"),
+        ('for="198.51.100.7"x', "junk after a quoted value"),
+    ],
+)
+def test_forwarded_invalid_elements_stop_the_walk(value: str, why: str) -> None:
+    resolver = Resolver(trusted_proxies=TRUST, header="forwarded")
+    r = resolver.resolve("10.1.2.3", {"Forwarded": value + ", for=100.64.3.4"})
+    assert (r.client_ip, r.reason) == ("100.64.3.4", Reason.INVALID_ENTRY), why
+
+
+def test_forwarded_unmatched_quote_does_not_swallow_the_proxy_element() -> None:
+    resolver = Resolver(trusted_proxies=TRUST, header="forwarded")
+    r = resolver.resolve("10.1.2.3", {"Forwarded": 'for="192.0.2.66, for=198.51.100.7, for=100.64.3.4'})
+    assert (r.client_ip, r.reason) == ("198.51.100.7", Reason.UNTRUSTED_ENTRY)
+
+
+# -- hop-count mode -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hops", "xff", "expected"),
+    [
+        (1, "192.0.2.1, 198.51.100.7", ("198.51.100.7", None, "x-forwarded-for", Reason.HOP_COUNT)),
+        (2, "192.0.2.1, 198.51.100.7, 100.64.3.4", ("198.51.100.7", None, "x-forwarded-for", Reason.HOP_COUNT)),
+        (2, "198.51.100.7:99, 203.0.113.1", ("198.51.100.7", 99, "x-forwarded-for", Reason.HOP_COUNT)),
+        (2, "10.0.0.1, 100.64.0.1", ("10.0.0.1", None, "x-forwarded-for", Reason.HOP_COUNT)),  # not trust-checked
+        (3, "198.51.100.7, 100.64.3.4", ("10.1.2.3", None, "peer", Reason.SHORT_CHAIN)),
+        (2, "garbage, 100.64.3.4", ("10.1.2.3", None, "peer", Reason.INVALID_ENTRY)),
+        (2, "198.51.100.7, garbage", ("198.51.100.7", None, "x-forwarded-for", Reason.HOP_COUNT)),  # not parsed
+        (1, None, ("10.1.2.3", None, "peer", Reason.NO_HEADER)),
+    ],
+)
+def test_hop_count_mode(hops: int, xff: str | None, expected: tuple[object, ...]) -> None:
+    assert resolve(xff, trusted_hops=hops, trusted_proxies=None) == expected
+
+
+def test_hop_count_mode_checks_the_peer_only_when_trusted_proxies_is_given() -> None:
+    assert resolve("198.51.100.7", peer="203.0.113.9", trusted_hops=1, trusted_proxies=None)[0] == "198.51.100.7"
+    assert resolve("198.51.100.7", peer="203.0.113.9", trusted_hops=1)[0] == "203.0.113.9"
+    assert resolve("198.51.100.7", peer=None, trusted_hops=1, trusted_proxies=None)[0] == "198.51.100.7"
+
+
+# -- peers ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "normalized", "port"),
+    [
+        ("10.1.2.3", "10.1.2.3", None),
+        ("::ffff:10.1.2.3", "10.1.2.3", None),
+        (("::ffff:10.1.2.3", 5555), "10.1.2.3", 5555),
+        ("[::1]", "::1", None),
+        (("::1", 80), "::1", 80),
+        ("10.1.2.3:81", "10.1.2.3", 81),
+        (["10.1.2.3", 82], "10.1.2.3", 82),
+    ],
+)
+def test_peer_forms(peer: object, normalized: str, port: int | None) -> None:
+    r = Resolver(trusted_proxies=("10.0.0.0/8", "loopback")).resolve(peer, {XFF: "198.51.100.7"})  # type: ignore[arg-type]
+    assert (r.peer, r.peer_port, r.client_ip) == (normalized, port, "198.51.100.7")
+
+
+def test_unix_socket_peer() -> None:
+    untrusted = Resolver().resolve(None, {XFF: "198.51.100.7"})
+    assert (untrusted.client_ip, untrusted.peer, untrusted.source) == (None, None, "peer")
+    trusted = Resolver(trusted_proxies=("unix",)).resolve(None, {XFF: "198.51.100.7"})
+    assert (trusted.client_ip, trusted.proxies) == ("198.51.100.7", ())
+    no_header = Resolver(trusted_proxies=("unix",)).resolve(None, {})
+    assert (no_header.client_ip, no_header.reason) == (None, Reason.NO_HEADER)
+
+
+def test_peer_that_is_not_an_ip_is_never_trusted_and_reported_as_given() -> None:
+    r = Resolver(trusted_proxies=("0.0.0.0/0", "::/0")).resolve(("testclient", 50000), {XFF: "198.51.100.7"})
+    assert (r.client_ip, r.client_port, r.reason) == ("testclient", 50000, Reason.UNTRUSTED_PEER)
+
+
+def test_default_trust_is_loopback_in_cidr_mode() -> None:
+    resolver = Resolver()
+    assert resolver.trusted_proxies == ("127.0.0.0/8", "::1/128")
+    assert resolver.resolve("127.0.0.1", {XFF: "198.51.100.7"}).client_ip == "198.51.100.7"
+    assert resolver.resolve("10.1.2.3", {XFF: "198.51.100.7"}).client_ip == "10.1.2.3"
+
+
+# -- scheme --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "scheme"),
+    [
+        ({XFF: "198.51.100.7, 100.64.3.4", "X-Forwarded-Proto": "https, http"}, "https"),  # aligned: client's hop
+        ({XFF: "198.51.100.7, 100.64.3.4", "X-Forwarded-Proto": "http"}, "http"),  # not aligned: rightmost
+        ({XFF: "198.51.100.7", "X-Forwarded-Proto": "HTTPS"}, "https"),
+        ({XFF: "198.51.100.7", "X-Forwarded-Proto": "javascript"}, None),
+        ({XFF: "198.51.100.7", "X-Forwarded-Proto": "wss"}, None),
+        ({XFF: "198.51.100.7"}, None),
+        ({"X-Forwarded-Proto": "https"}, "https"),  # no forwarding header: the trusted peer's word
+        ({XFF: "192.0.2.1, 198.51.100.7, 100.64.3.4", "X-Forwarded-Proto": "http, https, http"}, "https"),
+    ],
+)
+def test_scheme_from_proto_header(headers: dict[str, str], scheme: str | None) -> None:
+    resolver = Resolver(trusted_proxies=TRUST, proto_header="x-forwarded-proto")
+    assert resolver.resolve("10.1.2.3", headers).scheme == scheme
+
+
+def test_scheme_needs_a_trusted_peer_and_a_configured_header() -> None:
+    headers = {XFF: "198.51.100.7", "X-Forwarded-Proto": "https"}
+    assert Resolver(trusted_proxies=TRUST, proto_header="x-forwarded-proto").resolve("203.0.113.9", headers).scheme is None
+    assert Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", headers).scheme is None
+
+
+def test_scheme_from_forwarded_element_of_the_client() -> None:
+    resolver = Resolver(trusted_proxies=TRUST, header="forwarded", proto_header="forwarded")
+    value = "for=192.0.2.1;proto=http, for=198.51.100.7;proto=https, for=100.64.3.4;proto=http"
+    assert resolver.resolve("10.1.2.3", {"Forwarded": value}).scheme == "https"
+
+
+def test_scheme_in_hop_mode_and_from_clb_header() -> None:
+    resolver = Resolver(trusted_hops=1, proto_header="x-client-proto")
+    assert resolver.resolve("127.0.0.1", {XFF: "198.51.100.7", "X-Client-Proto": "https"}).scheme == "https"
+
+
+# -- configuration errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_hops": 0}, r"max_hops=0 must be an int >= 1"),
+        ({"max_hops": "20"}, r"max_hops='20' must be an int >= 1"),
+        ({"max_hops": True}, r"max_hops=True must be an int >= 1"),
+        ({"trusted_hops": 0}, r"trusted_hops=0 must be an int >= 1"),
+        ({"trusted_hops": 1.0}, r"trusted_hops=1.0 must be an int >= 1"),
+        ({"trusted_hops": 21}, r"trusted_hops=21 is greater than max_hops=20"),
+        ({"header": ""}, r"header='': '' is not a valid HTTP header name"),
+        ({"header": ()}, r"header=\(\) is empty"),
+        ({"header": "x forwarded for"}, r"'x forwarded for' is not a valid HTTP header name"),
+        ({"header": "x-forwarded-for:"}, r"is not a valid HTTP header name"),
+        ({"header": ("x-forwarded-for", "X-Forwarded-For")}, r"names a header twice"),
+        ({"header": 7}, r"header=7 must be a header name or a tuple of names"),
+        ({"proto_header": "bad header"}, r"proto_header='bad header' is not a valid HTTP header name"),
+    ],
+)
+def test_configuration_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Resolver(**options)  # type: ignore[arg-type]
+
+
+def test_header_list_is_accepted_like_a_tuple() -> None:
+    assert Resolver(header=["X-Original-Forwarded-For", "X-Forwarded-For"]).header == (  # type: ignore[arg-type]
+        "x-original-forwarded-for", "x-forwarded-for")
