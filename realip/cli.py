@@ -21,11 +21,19 @@ def _header_line(text: str) -> tuple[str, str]:
 
 
 def _add_resolver_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trust", action="append", metavar="ENTRY",
-                        help="a trusted proxy: address, CIDR, range, glob or named set (repeatable); "
-                             "default: REALIP_TRUSTED_PROXIES, else loopback")
-    parser.add_argument("--header", metavar="NAME", action="append",
-                        help="the forwarding header (repeat for a chain of names); default x-forwarded-for")
+    parser.add_argument(
+        "--trust",
+        action="append",
+        metavar="ENTRY",
+        help="a trusted proxy: address, CIDR, range, glob or named set (repeatable); "
+        "default: REALIP_TRUSTED_PROXIES, else loopback",
+    )
+    parser.add_argument(
+        "--header",
+        metavar="NAME",
+        action="append",
+        help="the forwarding header (repeat for a chain of names); default x-forwarded-for",
+    )
     parser.add_argument("--hops", type=int, metavar="N", help="hop-count mode: the client is entry N from the right")
     parser.add_argument("--max-hops", type=int, metavar="N", help="bound on entries examined (default 20)")
     parser.add_argument("--proto-header", metavar="NAME", help="header giving the scheme, e.g. x-forwarded-proto")
@@ -74,8 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="walk one request's forwarding headers hop by hop")
     explain.add_argument("--peer", required=True, help="the socket peer address ('unix' for a UNIX socket)")
-    explain.add_argument("-H", action="append", type=_header_line, metavar="'NAME: VALUE'",
-                         help="a request header (repeatable, in order)")
+    explain.add_argument(
+        "-H",
+        action="append",
+        type=_header_line,
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable, in order)",
+    )
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_resolver_options(explain)
     explain.set_defaults(func=_explain)

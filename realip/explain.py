@@ -95,8 +95,14 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
             else:
                 verdict = "trusted" if resolver.is_trusted(address) else "untrusted"
             steps.append(
-                Step(position, entry.source, entry.text, address.ip if address else None,
-                     address.port if address else None, verdict)
+                Step(
+                    position,
+                    entry.source,
+                    entry.text,
+                    address.ip if address else None,
+                    address.port if address else None,
+                    verdict,
+                )
             )
     why = _WHY[result.reason].format(
         header=" or ".join(resolver.header), max_hops=resolver.max_hops, hops=resolver.trusted_hops

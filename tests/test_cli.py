@@ -13,8 +13,9 @@ TKE = ["--trust", "10.0.0.0/8", "--trust", "cgnat"]
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("REALIP_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "realip", *args], capture_output=True, text=True, env=full_env,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "realip", *args], capture_output=True, text=True, env=full_env, timeout=60, check=False
+    )
 
 
 def test_explain_prints_the_walk_hop_by_hop() -> None:
@@ -30,15 +31,29 @@ def test_explain_prints_the_walk_hop_by_hop() -> None:
 
 
 def test_explain_json_and_the_console_script_agree() -> None:
-    args = ["explain", "--peer", "10.1.2.3", *TKE, "--header", "forwarded", "--json",
-            "-H", 'Forwarded: for="[2001:db8::7]:4711", for=100.64.3.4']
+    args = [
+        "explain",
+        "--peer",
+        "10.1.2.3",
+        *TKE,
+        "--header",
+        "forwarded",
+        "--json",
+        "-H",
+        'Forwarded: for="[2001:db8::7]:4711", for=100.64.3.4',
+    ]
     data = json.loads(run(*args).stdout)
     assert data["result"]["client_ip"] == "2001:db8::7"
     assert data["result"]["client_port"] == 4711
     assert data["result"]["reason"] == "untrusted-entry"
     assert [s["verdict"] for s in data["steps"]] == ["trusted", "trusted", "untrusted"]
-    script = subprocess.run([os.path.join(os.path.dirname(sys.executable), "realip"), *args],
-                            capture_output=True, text=True, timeout=60, check=False)
+    script = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "realip"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert json.loads(script.stdout) == data
 
 
@@ -49,8 +64,14 @@ def test_explain_says_why_an_untrusted_peer_is_the_client() -> None:
 
 
 def test_explain_reads_the_environment() -> None:
-    out = run("explain", "--peer", "100.64.0.1", "-H", "X-Real-IP: 198.51.100.7",
-              env={"REALIP_TRUSTED_PROXIES": "cgnat", "REALIP_HEADER": "x-real-ip"})
+    out = run(
+        "explain",
+        "--peer",
+        "100.64.0.1",
+        "-H",
+        "X-Real-IP: 198.51.100.7",
+        env={"REALIP_TRUSTED_PROXIES": "cgnat", "REALIP_HEADER": "x-real-ip"},
+    )
     assert "client: 198.51.100.7 (source: x-real-ip)" in out.stdout
 
 

@@ -52,9 +52,14 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"REALIP_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.1/33"},
-         r"REALIP_TRUSTED_PROXIES='10.0.0.0/8,10.0.0.1/33': trusted_proxies\[1\]='10.0.0.1/33' has prefix /33"),
-        ({"REALIP_TRUSTED_PROXIES": "10.0.0.0/8,,cgnat"}, r"REALIP_TRUSTED_PROXIES='10.0.0.0/8,,cgnat': entry 1 is empty"),
+        (
+            {"REALIP_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.1/33"},
+            r"REALIP_TRUSTED_PROXIES='10.0.0.0/8,10.0.0.1/33': trusted_proxies\[1\]='10.0.0.1/33' has prefix /33",
+        ),
+        (
+            {"REALIP_TRUSTED_PROXIES": "10.0.0.0/8,,cgnat"},
+            r"REALIP_TRUSTED_PROXIES='10.0.0.0/8,,cgnat': entry 1 is empty",
+        ),
         ({"REALIP_TRUSTED_HOPS": "two"}, r"REALIP_TRUSTED_HOPS='two' is not a whole number"),
         ({"REALIP_TRUSTED_HOPS": "0"}, r"REALIP_TRUSTED_HOPS='0': trusted_hops=0 must be an int >= 1"),
         ({"REALIP_MAX_HOPS": "-1"}, r"REALIP_MAX_HOPS='-1' is not a whole number"),

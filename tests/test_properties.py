@@ -94,8 +94,12 @@ def test_answer_is_the_peer_or_a_chain_entry_in_canonical_text(peer: str, entrie
 def test_any_header_bytes_never_raise(
     raw: list[tuple[bytes, bytes]], header: str, hops: int | None, peer: object
 ) -> None:
-    resolver = Resolver(trusted_proxies=("0.0.0.0/0", "::/0", "unix"), header=header, trusted_hops=hops,
-                        proto_header="x-forwarded-proto")
+    resolver = Resolver(
+        trusted_proxies=("0.0.0.0/0", "::/0", "unix"),
+        header=header,
+        trusted_hops=hops,
+        proto_header="x-forwarded-proto",
+    )
     named = [(header.encode() if i % 2 else name, value) for i, (name, value) in enumerate(raw)]
     named += [(b"x-forwarded-proto", value) for _, value in raw[:2]]
     result = resolver.resolve(peer, named)  # type: ignore[arg-type]
@@ -120,7 +124,8 @@ def test_hop_mode_agrees_with_cidr_mode(client: str, hops: list[str], left: list
     chain = ", ".join([*left, client, *hops])
     cidr = RESOLVER.resolve(peer, {"X-Forwarded-For": chain})
     counted = Resolver(trusted_proxies=TRUSTED_NETS, trusted_hops=len(hops) + 1).resolve(
-        peer, {"X-Forwarded-For": chain})
+        peer, {"X-Forwarded-For": chain}
+    )
     unchecked = Resolver(trusted_hops=len(hops) + 1).resolve(peer, {"X-Forwarded-For": chain})
     assert cidr.client_ip == counted.client_ip == unchecked.client_ip == client
     assert cidr.source == counted.source

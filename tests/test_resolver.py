@@ -45,7 +45,12 @@ def test_cidr_walk(xff: str | None, expected: tuple[object, ...]) -> None:
 def test_untrusted_peer_ignores_headers_entirely() -> None:
     r = Resolver(trusted_proxies=TRUST).resolve(("203.0.113.9", 5000), {XFF: "198.51.100.7"})
     assert (r.client_ip, r.client_port, r.source, r.reason, r.proxies) == (
-        "203.0.113.9", 5000, "peer", Reason.UNTRUSTED_PEER, ())
+        "203.0.113.9",
+        5000,
+        "peer",
+        Reason.UNTRUSTED_PEER,
+        (),
+    )
 
 
 def test_peer_port_is_client_port_when_client_is_peer() -> None:
@@ -100,7 +105,8 @@ def test_one_megabyte_header_examines_at_most_max_hops() -> None:
 
 def test_repeated_header_lines_join_in_order() -> None:
     r = Resolver(trusted_proxies=TRUST).resolve(
-        "10.1.2.3", [(XFF, "192.0.2.1, 198.51.100.7"), ("x-forwarded-for", "100.64.3.4")])
+        "10.1.2.3", [(XFF, "192.0.2.1, 198.51.100.7"), ("x-forwarded-for", "100.64.3.4")]
+    )
     assert (r.client_ip, r.proxies) == ("198.51.100.7", ("10.1.2.3", "100.64.3.4"))
 
 
@@ -132,7 +138,11 @@ def test_single_address_header_is_a_list_of_one() -> None:
 def test_tuple_of_names_concatenates_one_chain_in_order() -> None:
     resolver = Resolver(trusted_proxies=TRUST, header=("x-original-forwarded-for", "x-forwarded-for"))
     r = resolver.resolve("10.1.2.3", {"X-Forwarded-For": "100.64.0.9", "X-Original-Forwarded-For": "198.51.100.7"})
-    assert (r.client_ip, r.source, r.proxies) == ("198.51.100.7", "x-original-forwarded-for", ("10.1.2.3", "100.64.0.9"))
+    assert (r.client_ip, r.source, r.proxies) == (
+        "198.51.100.7",
+        "x-original-forwarded-for",
+        ("10.1.2.3", "100.64.0.9"),
+    )
     r = resolver.resolve("10.1.2.3", {"X-Forwarded-For": "198.51.100.7"})
     assert (r.client_ip, r.source) == ("198.51.100.7", "x-forwarded-for")
 
@@ -280,7 +290,9 @@ def test_scheme_from_proto_header(headers: dict[str, str], scheme: str | None) -
 
 def test_scheme_needs_a_trusted_peer_and_a_configured_header() -> None:
     headers = {XFF: "198.51.100.7", "X-Forwarded-Proto": "https"}
-    assert Resolver(trusted_proxies=TRUST, proto_header="x-forwarded-proto").resolve("203.0.113.9", headers).scheme is None
+    assert (
+        Resolver(trusted_proxies=TRUST, proto_header="x-forwarded-proto").resolve("203.0.113.9", headers).scheme is None
+    )
     assert Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", headers).scheme is None
 
 
@@ -323,4 +335,6 @@ def test_configuration_errors(options: dict[str, object], message: str) -> None:
 
 def test_header_list_is_accepted_like_a_tuple() -> None:
     assert Resolver(header=["X-Original-Forwarded-For", "X-Forwarded-For"]).header == (  # type: ignore[arg-type]
-        "x-original-forwarded-for", "x-forwarded-for")
+        "x-original-forwarded-for",
+        "x-forwarded-for",
+    )

@@ -33,8 +33,11 @@ def test_named_sets_are_exactly_the_documented_networks() -> None:
     ("name", "inside", "outside"),
     [
         ("loopback", ["127.0.0.1", "127.255.255.255", "::1"], ["128.0.0.1", "::2", "126.255.255.255"]),
-        ("private", ["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "fc00::1", "fdff::1"],
-         ["172.32.0.1", "11.0.0.1", "192.169.0.1", "fe00::1", "100.64.0.1"]),
+        (
+            "private",
+            ["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "fc00::1", "fdff::1"],
+            ["172.32.0.1", "11.0.0.1", "192.169.0.1", "fe00::1", "100.64.0.1"],
+        ),
         ("link-local", ["169.254.0.1", "fe80::1", "febf::1"], ["169.255.0.1", "fec0::1"]),
         ("cgnat", ["100.64.0.0", "100.127.255.255"], ["100.63.255.255", "100.128.0.0"]),
         ("unix", [], ["127.0.0.1", "10.0.0.1"]),
@@ -147,7 +150,9 @@ def test_networks_are_merged_for_display() -> None:
     st.lists(st.tuples(st.ip_addresses(v=4), st.integers(0, 32)), min_size=1, max_size=6),
     st.ip_addresses(v=4),
 )
-def test_membership_agrees_with_ipaddress(networks: list[tuple[ipaddress.IPv4Address, int]], probe: ipaddress.IPv4Address) -> None:
+def test_membership_agrees_with_ipaddress(
+    networks: list[tuple[ipaddress.IPv4Address, int]], probe: ipaddress.IPv4Address
+) -> None:
     nets = [ipaddress.ip_network(f"{ip}/{prefix}", strict=False) for ip, prefix in networks]
     assert trusts(tuple(str(net) for net in nets), str(probe)) == any(probe in net for net in nets)
 
@@ -156,7 +161,9 @@ def test_membership_agrees_with_ipaddress(networks: list[tuple[ipaddress.IPv4Add
     st.lists(st.tuples(st.ip_addresses(v=6), st.integers(0, 128)), min_size=1, max_size=6),
     st.ip_addresses(v=6),
 )
-def test_ipv6_membership_agrees_with_ipaddress(networks: list[tuple[ipaddress.IPv6Address, int]], probe: ipaddress.IPv6Address) -> None:
+def test_ipv6_membership_agrees_with_ipaddress(
+    networks: list[tuple[ipaddress.IPv6Address, int]], probe: ipaddress.IPv6Address
+) -> None:
     nets = [ipaddress.ip_network(f"{ip}/{prefix}", strict=False) for ip, prefix in networks]
     nets = [net for net in nets if net.network_address.ipv4_mapped is None]  # mapped networks are IPv4 entries
     if not nets or probe.ipv4_mapped is not None:
