@@ -33,7 +33,11 @@ def list_from_right(value: str, limit: int) -> list[str]:
     empty elements (``",,,,"``) falls back to one full split, so the cost stays linear.
     """
     parts = value.rsplit(",", limit)
-    entries: list[str] = []
+    if len(parts) <= limit:  # the whole header fits: the common case, done with C-level list operations
+        entries = [part.strip(" \t") for part in parts]
+        entries.reverse()
+        return [entry for entry in entries if entry] if "" in entries else entries
+    entries = []
     rest = None
     if len(parts) > limit:  # the leftmost part was not split and may hold more elements
         rest = parts[0]

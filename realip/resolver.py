@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from functools import partial
 from typing import NamedTuple
 
 from ._address import Address, parse_address
@@ -72,6 +73,22 @@ class Result(NamedTuple):
     examined: int = 0
 
 
+# Plain module globals: Enum class attribute lookups cost more than the walk's other steps.
+_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY = (
+    Reason.UNTRUSTED_PEER,
+    Reason.NO_HEADER,
+    Reason.UNTRUSTED_ENTRY,
+    Reason.INVALID_ENTRY,
+)
+_HOP_LIMIT, _ALL_TRUSTED, _HOP_COUNT, _SHORT_CHAIN = (
+    Reason.HOP_LIMIT,
+    Reason.ALL_TRUSTED,
+    Reason.HOP_COUNT,
+    Reason.SHORT_CHAIN,
+)
+_result = partial(tuple.__new__, Result)  # skips NamedTuple's Python-level __new__ on the hot path
+
+
 class Entry(NamedTuple):
     """One chain entry as written, with the header it came from; ``params`` only for ``Forwarded`` elements."""
 
@@ -110,9 +127,11 @@ class Resolver:
     __slots__ = (
         "_check_peer",
         "_nslots",
+        "_lengths",
         "_proto_slot",
         "_slots",
         "_trust",
+        "_simple",
         "header",
         "max_hops",
         "proto_header",
@@ -156,6 +175,9 @@ class Resolver:
             self._slots[name] = slot
             self._slots[name.encode("ascii")] = slot
         self._nslots = len(names)
+        self._lengths = frozenset(len(name) for name in names)
+        # One list header and no proto header: the common deployment, walked without building Entry objects.
+        self._simple = len(self.header) == 1 and self.header[0] != "forwarded" and self.proto_header is None
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 
     @property
@@ -185,21 +207,24 @@ class Resolver:
             raise
 
     # -- per request -------------------------------------------------------------------------------------------
+    # The hot path avoids exceptions, netaddr objects and per-entry allocations beyond one tuple per parsed address.
 
     def _collect(self, headers: Headers) -> list[list[str]] | None:
         """The values of the configured headers, per slot, in arrival order; ``None`` when none is present."""
-        slots = self._slots
+        slots, lengths = self._slots, self._lengths
         found: list[list[str]] | None = None
-        items = headers.items() if hasattr(headers, "items") else headers
+        items = headers if type(headers) is list else headers.items() if hasattr(headers, "items") else headers
         for name, value in items:
             slot = slots.get(name)
             if slot is None:
+                if len(name) not in lengths:  # cheap reject before lowercasing: most headers differ in length
+                    continue
                 slot = slots.get(name.lower())
                 if slot is None:
                     continue
             if found is None:
-                found = [[] for _ in range(self._nslots)]
-            found[slot].append(value if isinstance(value, str) else value.decode("latin-1"))
+                found = [[]] if self._nslots == 1 else [[] for _ in range(self._nslots)]
+            found[slot].append(value if type(value) is str else value.decode("latin-1"))
         return found
 
     def chain_from_right(self, found: list[list[str]], limit: int) -> list[Entry]:
@@ -247,67 +272,84 @@ class Resolver:
         if not self._check_peer:
             peer_trusted = True
         elif peer_address is not None:
-            peer_trusted = self._trust.contains(peer_address.value, peer_address.v6)
+            peer_trusted = self._trust.contains(peer_address[3], peer_address[2])
         else:
             peer_trusted = peer is None and self._trust.unix
         if not peer_trusted:
-            return Result(peer_ip, peer_port, "peer", peer_ip, (), None, Reason.UNTRUSTED_PEER, peer_port, 0)
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, peer_port, 0))
 
         found = self._collect(headers)
         if self.trusted_hops is not None:
             return self._resolve_hops(found, peer_ip, peer_port)
-
-        entries = self.chain_from_right(found, self.max_hops + 1) if found is not None else ()
+        if found is None:
+            scheme = None
+            entries: Sequence[str | None] = ()
+        elif self._simple:
+            values = found[0]
+            if len(values) == 1:
+                entries = list_from_right(values[0], self.max_hops + 1)
+            else:
+                entries = [text for value in reversed(values) for text in list_from_right(value, self.max_hops + 1)]
+        else:
+            full = self.chain_from_right(found, self.max_hops + 1)
+            entries = [entry.text for entry in full]
         if not entries:
             scheme = self._scheme(found, (), -1) if self._proto_slot >= 0 else None
-            return Result(peer_ip, peer_port, "peer", peer_ip, (), scheme, Reason.NO_HEADER, peer_port, 0)
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), scheme, _NO_HEADER, peer_port, 0))
 
         contains = self._trust.contains
-        client_ip, client_port, source = peer_ip, peer_port, "peer"
-        client_index = -1
+        client_ip, client_port, client_index = peer_ip, peer_port, -1
         passed = [] if peer_ip is None else [peer_ip]
-        reason = Reason.ALL_TRUSTED
+        reason = _ALL_TRUSTED
         examined = 0
-        for entry in entries:
+        for text in entries:
             if examined == self.max_hops:
-                reason = Reason.HOP_LIMIT
+                reason = _HOP_LIMIT
                 break
-            address = parse_address(entry.text) if entry.text is not None else None
+            address = parse_address(text) if text is not None else None
             examined += 1
             if address is None:
-                reason = Reason.INVALID_ENTRY
+                reason = _INVALID_ENTRY
                 break
-            client_ip, client_port, source, client_index = address.ip, address.port, entry.source, examined - 1
-            if not contains(address.value, address.v6):
-                reason = Reason.UNTRUSTED_ENTRY
+            client_ip, client_port, client_index = address[0], address[1], examined - 1
+            if not contains(address[3], address[2]):
+                reason = _UNTRUSTED_ENTRY
                 break
-            passed.append(address.ip)
-        if reason is not Reason.UNTRUSTED_ENTRY and passed:
+            passed.append(client_ip)
+        if reason is not _UNTRUSTED_ENTRY and passed:
             passed.pop()  # the client is the last trusted address reached, not a hop passed through
-        scheme = self._scheme(found, entries, client_index) if self._proto_slot >= 0 else None
-        return Result(client_ip, client_port, source, peer_ip, tuple(passed), scheme, reason, peer_port, examined)
+        if client_index < 0:
+            source = "peer"
+        elif self._simple:
+            source = self.header[0]
+        else:
+            source = full[client_index].source
+        scheme = None
+        if self._proto_slot >= 0:
+            scheme = self._scheme(found, full if not self._simple else (), client_index)
+        return _result((client_ip, client_port, source, peer_ip, tuple(passed), scheme, reason, peer_port, examined))
 
     def _resolve_hops(self, found: list[list[str]] | None, peer_ip: str | None, peer_port: int | None) -> Result:
         hops = self.trusted_hops
         assert hops is not None  # only called in hop mode; not a settings check
         entries = self.chain_from_right(found, hops) if found is not None else []
-        reason = Reason.HOP_COUNT
+        reason = _HOP_COUNT
         address = None
         if len(entries) < hops:
-            reason = Reason.NO_HEADER if not entries else Reason.SHORT_CHAIN
+            reason = _NO_HEADER if not entries else _SHORT_CHAIN
         else:
             text = entries[-1].text
             address = parse_address(text) if text is not None else None
             if address is None:
-                reason = Reason.INVALID_ENTRY
+                reason = _INVALID_ENTRY
         scheme = None
         if self._proto_slot >= 0:
             scheme = self._scheme(found, entries, len(entries) - 1 if address else -1)
         if address is None:
-            return Result(peer_ip, peer_port, "peer", peer_ip, (), scheme, reason, peer_port, len(entries))
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), scheme, reason, peer_port, len(entries)))
         proxies = () if peer_ip is None else (peer_ip,)
-        return Result(
-            address.ip, address.port, entries[-1].source, peer_ip, proxies, scheme, reason, peer_port, len(entries)
+        return _result(
+            (address.ip, address.port, entries[-1].source, peer_ip, proxies, scheme, reason, peer_port, len(entries))
         )
 
     def _scheme(self, found: list[list[str]] | None, entries: Sequence[Entry], index: int) -> str | None:
