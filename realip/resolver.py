@@ -126,12 +126,12 @@ class Resolver:
 
     __slots__ = (
         "_check_peer",
-        "_nslots",
         "_lengths",
+        "_nslots",
         "_proto_slot",
+        "_simple",
         "_slots",
         "_trust",
-        "_simple",
         "header",
         "max_hops",
         "proto_header",
