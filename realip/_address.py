@@ -46,7 +46,7 @@ def _ipv4(host: str, port: int | None) -> Address | None:
     except (OSError, ValueError):  # ValueError: embedded NUL or text that will not encode
         return None
     # inet_pton accepts only the dotted quad without leading zeros, so the input is already canonical.
-    return _new(Address, (host, port, False, int.from_bytes(packed, "big")))  # type: ignore[no-any-return]
+    return _new(Address, (host, port, False, int.from_bytes(packed, "big")))
 
 
 def _ipv6(host: str, port: int | None) -> Address | None:
@@ -64,11 +64,11 @@ def _ipv6(host: str, port: int | None) -> Address | None:
     if value >> 32 == _MAPPED:
         # Security: an IPv4-mapped address is the IPv4 client seen through a dual-stack socket. Reporting and
         # matching it as IPv4 keeps one client from having two identities (and two rate-limit keys).
-        return _new(Address, (inet_ntop(AF_INET, packed[12:]), port, False, value & 0xFFFFFFFF))  # type: ignore[no-any-return]
+        return _new(Address, (inet_ntop(AF_INET, packed[12:]), port, False, value & 0xFFFFFFFF))
     text = inet_ntop(AF_INET6, packed)
     if "." in text:  # some libcs print ::a.b.c.d forms; RFC 5952 wants hex here
         text = IPv6Address(packed).compressed
-    return _new(Address, (text, port, True, value))  # type: ignore[no-any-return]
+    return _new(Address, (text, port, True, value))
 
 
 def parse_address(text: str) -> Address | None:
@@ -83,7 +83,7 @@ def parse_address(text: str) -> Address | None:
             packed = inet_pton(AF_INET, text)
         except (OSError, ValueError):
             return None
-        return _new(Address, (text, None, False, int.from_bytes(packed, "big")))  # type: ignore[no-any-return]
+        return _new(Address, (text, None, False, int.from_bytes(packed, "big")))
     if len(text) > 1 and text[0] == '"' and text[-1] == '"':
         text = text[1:-1]
     if not text:

@@ -224,7 +224,7 @@ class Resolver:
                     continue
             if found is None:
                 found = [[]] if self._nslots == 1 else [[] for _ in range(self._nslots)]
-            found[slot].append(value if type(value) is str else value.decode("latin-1"))
+            found[slot].append(value if type(value) is str else value.decode("latin-1"))  # type: ignore[union-attr]
         return found
 
     def chain_from_right(self, found: list[list[str]], limit: int) -> list[Entry]:
