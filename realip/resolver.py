@@ -46,6 +46,8 @@ class Reason(StrEnum):
     HOP_COUNT = "hop-count"
     #: Hop-count mode: the header held fewer than ``trusted_hops`` entries: the client is the peer.
     SHORT_CHAIN = "short-chain"
+    #: A trusted Layer-4 load balancer carried the client in a TCP option (TOA), and it is not a trusted proxy.
+    TOA = "toa"
 
 
 class Result(NamedTuple):
@@ -86,6 +88,7 @@ _HOP_LIMIT, _ALL_TRUSTED, _HOP_COUNT, _SHORT_CHAIN = (
     Reason.HOP_COUNT,
     Reason.SHORT_CHAIN,
 )
+_TOA = Reason.TOA
 _result = partial(tuple.__new__, Result)  # skips NamedTuple's Python-level __new__ on the hot path
 
 
@@ -266,8 +269,14 @@ class Resolver:
             return (None if host is None else str(host)), port, None
         return address.ip, port if port is not None else address.port, address
 
-    def resolve(self, peer: Peer, headers: Headers) -> Result:
-        """Resolve the client for one request. Never raises on request data; bad entries end the walk safely."""
+    def resolve(self, peer: Peer, headers: Headers, toa: Peer = None) -> Result:
+        """Resolve the client for one request. Never raises on request data; bad entries end the walk safely.
+
+        ``toa`` is the client address (and port) that a Layer-4 load balancer carried in a TCP option for this
+        connection (see ``realip_toa``). It is believed only when the socket peer is a trusted proxy (the load
+        balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
+        trusted one starts the ordinary header walk.
+        """
         peer_ip, peer_port, peer_address = self.parse_peer(peer)
         if not self._check_peer:
             peer_trusted = True
@@ -277,10 +286,28 @@ class Resolver:
             peer_trusted = peer is None and self._trust.unix
         if not peer_trusted:
             return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, peer_port, 0))
+        if toa is not None and self._check_peer:
+            toa_ip, toa_port, toa_address = self.parse_peer(toa)
+            if toa_address is not None:
+                proxies = () if peer_ip is None else (peer_ip,)
+                if not self._trust.contains(toa_address[3], toa_address[2]):
+                    return _result((toa_ip, toa_port, "toa", peer_ip, proxies, None, _TOA, peer_port, 0))
+                return self._walk(peer_ip, peer_port, toa_ip, toa_port, "toa", headers)
+        return self._walk(peer_ip, peer_port, peer_ip, peer_port, "peer", headers)
 
+    def _walk(
+        self,
+        peer_ip: str | None,
+        peer_port: int | None,
+        start_ip: str | None,
+        start_port: int | None,
+        start_source: str,
+        headers: Headers,
+    ) -> Result:
+        """The header walk from a trusted start: the peer, or a trusted TOA address standing in for it."""
         found = self._collect(headers)
         if self.trusted_hops is not None:
-            return self._resolve_hops(found, peer_ip, peer_port)
+            return self._resolve_hops(found, peer_ip, peer_port, start_ip, start_port, start_source)
         if found is None:
             scheme = None
             entries: Sequence[str | None] = ()
@@ -295,11 +322,14 @@ class Resolver:
             entries = [entry.text for entry in full]
         if not entries:
             scheme = self._scheme(found, (), -1) if self._proto_slot >= 0 else None
-            return _result((peer_ip, peer_port, "peer", peer_ip, (), scheme, _NO_HEADER, peer_port, 0))
+            before = (peer_ip,) if start_source == "toa" and peer_ip is not None else ()
+            return _result((start_ip, start_port, start_source, peer_ip, before, scheme, _NO_HEADER, peer_port, 0))
 
         contains = self._trust.contains
-        client_ip, client_port, client_index = peer_ip, peer_port, -1
-        passed = [] if peer_ip is None else [peer_ip]
+        client_ip, client_port, client_index = start_ip, start_port, -1
+        passed: list[str] = [] if peer_ip is None else [peer_ip]
+        if start_source == "toa" and start_ip is not None:
+            passed.append(start_ip)
         reason = _ALL_TRUSTED
         examined = 0
         for text in entries:
@@ -319,7 +349,7 @@ class Resolver:
         if reason is not _UNTRUSTED_ENTRY and passed:
             passed.pop()  # the client is the last trusted address reached, not a hop passed through
         if client_index < 0:
-            source = "peer"
+            source = start_source
         elif self._simple:
             source = self.header[0]
         else:
@@ -329,7 +359,15 @@ class Resolver:
             scheme = self._scheme(found, full if not self._simple else (), client_index)
         return _result((client_ip, client_port, source, peer_ip, tuple(passed), scheme, reason, peer_port, examined))
 
-    def _resolve_hops(self, found: list[list[str]] | None, peer_ip: str | None, peer_port: int | None) -> Result:
+    def _resolve_hops(
+        self,
+        found: list[list[str]] | None,
+        peer_ip: str | None,
+        peer_port: int | None,
+        start_ip: str | None,
+        start_port: int | None,
+        start_source: str,
+    ) -> Result:
         hops = self.trusted_hops
         assert hops is not None  # only called in hop mode; not a settings check
         entries = self.chain_from_right(found, hops) if found is not None else []
@@ -345,9 +383,14 @@ class Resolver:
         scheme = None
         if self._proto_slot >= 0:
             scheme = self._scheme(found, entries, len(entries) - 1 if address else -1)
+        proxies: tuple[str, ...] = () if peer_ip is None else (peer_ip,)
+        if start_source == "toa" and start_ip is not None:
+            proxies += (start_ip,)
         if address is None:
-            return _result((peer_ip, peer_port, "peer", peer_ip, (), scheme, reason, peer_port, len(entries)))
-        proxies = () if peer_ip is None else (peer_ip,)
+            passed = proxies[:-1] if proxies else ()
+            return _result(
+                (start_ip, start_port, start_source, peer_ip, passed, scheme, reason, peer_port, len(entries))
+            )
         return _result(
             (address.ip, address.port, entries[-1].source, peer_ip, proxies, scheme, reason, peer_port, len(entries))
         )

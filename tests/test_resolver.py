@@ -338,3 +338,38 @@ def test_header_list_is_accepted_like_a_tuple() -> None:
         "x-original-forwarded-for",
         "x-forwarded-for",
     )
+
+
+# -- TOA (a Layer-4 load balancer's TCP option) ---------------------------------------------------------------
+
+
+def test_toa_replaces_a_trusted_peer_and_is_the_client_when_untrusted() -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    r = resolver.resolve(("10.1.2.3", 4000), {XFF: "192.0.2.66"}, toa=("198.51.100.7", 5555))
+    assert (r.client_ip, r.client_port, r.source, r.reason) == ("198.51.100.7", 5555, "toa", Reason.TOA)
+    assert (r.peer, r.peer_port, r.proxies, r.scheme) == ("10.1.2.3", 4000, ("10.1.2.3",), None)
+
+
+def test_toa_from_an_untrusted_peer_is_ignored() -> None:
+    r = Resolver(trusted_proxies=TRUST).resolve(("203.0.113.9", 4000), {}, toa=("198.51.100.7", 5555))
+    assert (r.client_ip, r.source, r.reason) == ("203.0.113.9", "peer", Reason.UNTRUSTED_PEER)
+
+
+def test_trusted_toa_address_continues_the_header_walk() -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    r = resolver.resolve("10.1.2.3", {XFF: "198.51.100.7"}, toa=("100.64.0.5", 1000))
+    assert (r.client_ip, r.source, r.proxies) == ("198.51.100.7", "x-forwarded-for", ("10.1.2.3", "100.64.0.5"))
+    r = resolver.resolve("10.1.2.3", {}, toa=("100.64.0.5", 1000))
+    assert (r.client_ip, r.client_port, r.source, r.proxies) == ("100.64.0.5", 1000, "toa", ("10.1.2.3",))
+    r = resolver.resolve("10.1.2.3", {XFF: "junk"}, toa="[::ffff:100.64.0.5]:1000")
+    assert (r.client_ip, r.source, r.reason) == ("100.64.0.5", "toa", Reason.INVALID_ENTRY)
+    hops = Resolver(trusted_proxies=TRUST, trusted_hops=2)
+    r = hops.resolve("10.1.2.3", {XFF: "198.51.100.7"}, toa=("100.64.0.5", 1000))
+    assert (r.client_ip, r.source, r.reason) == ("100.64.0.5", "toa", Reason.SHORT_CHAIN)
+
+
+def test_invalid_toa_is_ignored_and_ipv6_toa_is_canonical() -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    assert resolver.resolve("10.1.2.3", {}, toa=("bogus", 1)).source == "peer"
+    r = resolver.resolve("10.1.2.3", {}, toa=("2001:DB8::7", 443))
+    assert (r.client_ip, r.client_port, r.source) == ("2001:db8::7", 443, "toa")
