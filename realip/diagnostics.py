@@ -1,0 +1,52 @@
+"""Rate-limited warnings for deployments that look misconfigured, so an operator sees why an address is wrong.
+
+The adapters call :func:`report` with every Result. It logs (on the ``realip`` logger) at most once per reason per
+interval, so a busy server never floods its log, and it never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .resolver import Reason, Result
+
+__all__ = ["INTERVAL", "logger", "report"]
+
+logger = logging.getLogger("realip")
+
+#: Seconds between two warnings of the same kind.
+INTERVAL = 60.0
+
+_last: dict[Reason, float] = {}
+
+_MESSAGES = {
+    Reason.NO_HEADER: (
+        "trusted peer %s sent no forwarding header, so the client is the peer itself. If a load balancer or "
+        "kube-proxy SNAT sits in front (Kubernetes externalTrafficPolicy: Cluster), every request will look like "
+        "it comes from %s: set externalTrafficPolicy: Local, forward a header and configure it, or drop the peer "
+        "from trusted_proxies. Run 'realip explain' to see the walk."
+    ),
+    Reason.HOP_LIMIT: (
+        "the walk from peer %s stopped at max_hops, every entry trusted, so the client is %s: "
+        "raise max_hops if your chain is really that long, or narrow trusted_proxies."
+    ),
+}
+
+
+def report(result: Result, *, now: float | None = None) -> None:
+    """Log a rate-limited warning when the result suggests a misconfiguration (trusted peer but no header, ...)."""
+    message = _MESSAGES.get(result.reason)
+    if message is None:
+        return
+    moment = time.monotonic() if now is None else now
+    last = _last.get(result.reason)
+    if last is not None and moment - last < INTERVAL:
+        return
+    _last[result.reason] = moment
+    logger.warning("realip: " + message, result.peer, result.client_ip)
+
+
+def reset() -> None:
+    """Forget when each warning was last logged (for tests)."""
+    _last.clear()
