@@ -12,9 +12,11 @@ __all__ = ["forwarded_from_right", "forwarded_params", "is_header_name", "list_f
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
-# One Forwarded element: runs of ordinary characters and quoted strings, up to a comma outside quotes. A quoted
-# string longer than 256 characters counts as unmatched: the bound keeps a line of many stray quotes linear.
-_ELEMENT = re.compile(r'(?:[^",]++|"(?:[^"\\]|\\.){0,256}+")*+', re.S)
+# One Forwarded element of a REVERSED header line: runs of ordinary characters and quoted strings, up to a comma
+# outside quotes. Reading from the right pairs every quote of our proxies' (rightmost) elements with its own partner,
+# so a stray quote the client wrote further left can never swallow them. Reversed, an escaped quote (\\") reads
+# '"' followed by an odd run of backslashes: the lookahead lets exactly those through.
+_REVERSED_ELEMENT = re.compile(r'(?:[^",]++|"(?:[^"]++|"(?=(?:\\\\)*+\\(?!\\)))*+")*+', re.S)
 # One forwarded-pair and the separator after it (or the end of the element).
 _PAIR = re.compile(r'[ \t]*([^=;,"\s]+)=("(?:[^"\\]|\\.)*+"|[^;"]*?)[ \t]*(?:;|\Z)', re.S)
 _EMPTY_PAIR = re.compile(r"[ \t]*;")
@@ -85,21 +87,30 @@ def forwarded_params(element: str) -> dict[str, str] | None:
     return params
 
 
-def _elements(value: str) -> list[str | None]:
-    """Forwarded elements of a header line holding quotes, left to right; ``None`` where a quote is unmatched."""
+def _elements_from_right(value: str, limit: int) -> list[str | None]:
+    """Up to ``limit`` non-empty Forwarded elements of a line holding quotes, rightmost first.
+
+    ``None`` stands for an element with an unmatched quote; it ends at the next comma to its left. Once one quote is
+    unmatched, no later quote can be paired (the failed scan reached the start of the line), so the rest is split
+    on commas alone: the work stays linear in the line.
+    """
+    text = value[::-1]
     elements: list[str | None] = []
-    pos, end = 0, len(value)
-    while pos <= end:
-        stop = _ELEMENT.match(value, pos).end()  # type: ignore[union-attr]  # the pattern matches the empty string
-        if stop < end and value[stop] == '"':
-            # An unmatched (or overlong) quote: this element is invalid and ends at the next comma, so a proxy's
-            # own element after it on the same line still counts.
-            comma = value.find(",", stop)
+    pos, end = 0, len(text)
+    while pos <= end and len(elements) < limit:
+        stop = _REVERSED_ELEMENT.match(text, pos).end()  # type: ignore[union-attr]  # matches the empty string
+        if stop < end and text[stop] == '"':
             elements.append(None)
-            pos = end + 1 if comma < 0 else comma + 1
-        else:
-            elements.append(value[pos:stop])
-            pos = stop + 1
+            for rest in text[stop:].split(",")[1:]:
+                if len(elements) == limit:
+                    break
+                if rest.strip(" \t"):
+                    elements.append(None if '"' in rest else rest[::-1])
+            break
+        element = text[pos:stop]
+        if element.strip(" \t"):
+            elements.append(element[::-1])
+        pos = stop + 1
     return elements
 
 
@@ -108,13 +119,5 @@ def forwarded_from_right(value: str, limit: int) -> list[dict[str, str] | None]:
 
     ``None`` stands for a malformed element. Empty elements are skipped (RFC 9110 list rule).
     """
-    if '"' not in value:
-        raw: list[str | None] = [*list_from_right(value, limit)]
-    else:
-        raw = [element for element in reversed(_elements(value)) if element is None or element.strip(" \t")]
-    result: list[dict[str, str] | None] = []
-    for element in raw:
-        result.append(None if element is None else forwarded_params(element))
-        if len(result) == limit:
-            break
-    return result
+    raw: list[str | None] = [*list_from_right(value, limit)] if '"' not in value else _elements_from_right(value, limit)
+    return [None if element is None else forwarded_params(element) for element in raw]

@@ -32,7 +32,7 @@ _MAPPED_BASE = 0xFFFF << 32
 class TrustedNetworks:
     """Networks as ``{prefix length: set of network numbers}`` per family, so a test is a few set lookups."""
 
-    __slots__ = ("_v4", "_v6", "networks", "unix")
+    __slots__ = ("_v4", "_v6", "networks", "tables", "unix")
 
     def __init__(self, networks: Iterable[netaddr.IPNetwork], unix: bool) -> None:
         merged = netaddr.cidr_merge(list(networks))
@@ -42,6 +42,8 @@ class TrustedNetworks:
         self.unix = unix
         self._v4 = self._index(net for net in merged if net.version == 4)
         self._v6 = self._index(net for net in merged if net.version == 6)
+        #: ``(IPv4 table, IPv6 table)`` of ``(shift, network numbers)`` pairs, for callers that inline the test.
+        self.tables = (self._v4, self._v6)
 
     @staticmethod
     def _index(networks: Iterable[netaddr.IPNetwork]) -> tuple[tuple[int, frozenset[int]], ...]:

@@ -130,6 +130,7 @@ class Resolver:
     __slots__ = (
         "_check_peer",
         "_lengths",
+        "_limit",
         "_nslots",
         "_proto_slot",
         "_simple",
@@ -179,6 +180,7 @@ class Resolver:
             self._slots[name.encode("ascii")] = slot
         self._nslots = len(names)
         self._lengths = frozenset(len(name) for name in names)
+        self._limit = self.max_hops + 1  # entries split off per request: one more than examined, to see the limit
         # One list header and no proto header: the common deployment, walked without building Entry objects.
         self._simple = len(self.header) == 1 and self.header[0] != "forwarded" and self.proto_header is None
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
@@ -277,7 +279,18 @@ class Resolver:
         balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
         trusted one starts the ordinary header walk.
         """
-        peer_ip, peer_port, peer_address = self.parse_peer(peer)
+        if type(peer) is tuple and len(peer) == 2 and type(peer[0]) is str:  # ASGI's (host, port): inlined
+            host: str = peer[0]
+            peer_port: int | None = peer[1] if type(peer[1]) is int else None
+            peer_address = parse_address(host)
+            if peer_address is None:
+                peer_ip: str | None = host
+            else:
+                peer_ip = peer_address[0]
+                if peer_port is None:
+                    peer_port = peer_address[1]
+        else:
+            peer_ip, peer_port, peer_address = self.parse_peer(peer)
         if not self._check_peer:
             peer_trusted = True
         elif peer_address is not None:
@@ -308,24 +321,25 @@ class Resolver:
         found = self._collect(headers)
         if self.trusted_hops is not None:
             return self._resolve_hops(found, peer_ip, peer_port, start_ip, start_port, start_source)
+        simple = self._simple
         if found is None:
-            scheme = None
             entries: Sequence[str | None] = ()
-        elif self._simple:
+        elif simple:
             values = found[0]
             if len(values) == 1:
-                entries = list_from_right(values[0], self.max_hops + 1)
+                entries = list_from_right(values[0], self._limit)
             else:
-                entries = [text for value in reversed(values) for text in list_from_right(value, self.max_hops + 1)]
+                entries = [text for value in reversed(values) for text in list_from_right(value, self._limit)]
         else:
-            full = self.chain_from_right(found, self.max_hops + 1)
+            full = self.chain_from_right(found, self._limit)
             entries = [entry.text for entry in full]
         if not entries:
             scheme = self._scheme(found, (), -1) if self._proto_slot >= 0 else None
             before = (peer_ip,) if start_source == "toa" and peer_ip is not None else ()
             return _result((start_ip, start_port, start_source, peer_ip, before, scheme, _NO_HEADER, peer_port, 0))
 
-        contains = self._trust.contains
+        v4_table, v6_table = self._trust.tables
+        max_hops = self.max_hops
         client_ip, client_port, client_index = start_ip, start_port, -1
         passed: list[str] = [] if peer_ip is None else [peer_ip]
         if start_source == "toa" and start_ip is not None:
@@ -333,7 +347,7 @@ class Resolver:
         reason = _ALL_TRUSTED
         examined = 0
         for text in entries:
-            if examined == self.max_hops:
+            if examined == max_hops:
                 reason = _HOP_LIMIT
                 break
             address = parse_address(text) if text is not None else None
@@ -342,7 +356,11 @@ class Resolver:
                 reason = _INVALID_ENTRY
                 break
             client_ip, client_port, client_index = address[0], address[1], examined - 1
-            if not contains(address[3], address[2]):
+            value = address[3]
+            for shift, keys in v6_table if address[2] else v4_table:  # TrustedNetworks.contains, inlined
+                if value >> shift in keys:
+                    break
+            else:
                 reason = _UNTRUSTED_ENTRY
                 break
             passed.append(client_ip)
@@ -350,13 +368,13 @@ class Resolver:
             passed.pop()  # the client is the last trusted address reached, not a hop passed through
         if client_index < 0:
             source = start_source
-        elif self._simple:
+        elif simple:
             source = self.header[0]
         else:
             source = full[client_index].source
         scheme = None
         if self._proto_slot >= 0:
-            scheme = self._scheme(found, full if not self._simple else (), client_index)
+            scheme = self._scheme(found, () if simple else full, client_index)
         return _result((client_ip, client_port, source, peer_ip, tuple(passed), scheme, reason, peer_port, examined))
 
     def _resolve_hops(

@@ -194,9 +194,16 @@ def test_forwarded_invalid_elements_stop_the_walk(value: str, why: str) -> None:
     assert (r.client_ip, r.reason) == ("100.64.3.4", Reason.INVALID_ENTRY), why
 
 
-def test_forwarded_unmatched_quote_does_not_swallow_the_proxy_element() -> None:
-    resolver = Resolver(trusted_proxies=TRUST, header="forwarded")
-    r = resolver.resolve("10.1.2.3", {"Forwarded": 'for="192.0.2.66, for=198.51.100.7, for=100.64.3.4'})
+@pytest.mark.parametrize(
+    "value",
+    [
+        'for="192.0.2.66, for=198.51.100.7, for=100.64.3.4',
+        'for="192.0.2.66, for="198.51.100.7", for="100.64.3.4"',  # a stray quote cannot pair with the proxies'
+        'for=192.0.2.66;x="\\", for="198.51.100.7";proto=https, for=100.64.3.4',
+    ],
+)
+def test_forwarded_stray_quote_does_not_swallow_the_proxy_elements(value: str) -> None:
+    r = Resolver(trusted_proxies=TRUST, header="forwarded").resolve("10.1.2.3", {"Forwarded": value})
     assert (r.client_ip, r.reason) == ("198.51.100.7", Reason.UNTRUSTED_ENTRY)
 
 
