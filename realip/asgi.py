@@ -27,9 +27,10 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .resolver import Resolver, Result
+from .diagnostics import FailureLog, report
+from .resolver import Resolver, Result, resolver_from_options
 
-__all__ = ["ASGIApp", "RealIPMiddleware", "Receive", "Scope", "Send"]
+__all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,24 +49,21 @@ class RealIPMiddleware:
     ``RealIPMiddleware(app, trusted_proxies=[...])`` builds a :class:`~realip.Resolver` from the keyword options;
     ``RealIPMiddleware(app, resolver=r)`` uses one you built; with neither, ``Resolver.from_env()`` reads the
     ``REALIP_*`` variables. Passing both ``resolver`` and options is a ``TypeError``. Bad configuration raises
-    :class:`~realip.ConfigError` here, at start-up (Starlette builds its middleware at the first event it serves).
+    :class:`~realip.ConfigError` here. Starlette and FastAPI build middleware lazily, at the first event they serve:
+    run uvicorn with ``--lifespan on`` so that is start-up, or build the ``Resolver`` at import
+    (``add_middleware(RealIPMiddleware, resolver=Resolver(...))``); under ``--lifespan auto`` a bad entry would
+    otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_failed", "_proto", "_resolve", "app", "resolver")
+    __slots__ = ("_log_failure", "_proto", "_resolve", "app", "resolver")
 
-    def __init__(self, app: ASGIApp, *, resolver: Resolver | None = None, **resolver_options: Any) -> None:
-        if resolver is not None and resolver_options:
-            names = ", ".join(sorted(resolver_options))
-            raise TypeError(f"RealIPMiddleware: pass either resolver= or resolver options ({names}), not both")
-        if resolver is None:
-            resolver = Resolver(**resolver_options) if resolver_options else Resolver.from_env()
-        elif not isinstance(resolver, Resolver):
-            raise TypeError(f"RealIPMiddleware: resolver={resolver!r} is not a realip.Resolver")
+    def __init__(self, app: ASGIApp, /, *, resolver: Resolver | None = None, **resolver_options: Any) -> None:
+        resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
         self.app = app
         self.resolver = resolver
         self._resolve = resolver.resolve
         self._proto = resolver.proto_header is not None
-        self._failed = False
+        self._log_failure = FailureLog("the request passes through unchanged")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
@@ -86,9 +84,10 @@ class RealIPMiddleware:
             if self._proto and result.scheme is not None:
                 scheme = _WEBSOCKET_SCHEMES[result.scheme] if kind == "websocket" else result.scheme
         except Exception:
-            self._log_failure(scope)
+            self._log_failure(scope.get("client"))
             return
         self._write(scope, state, result, scheme)
+        report(result)
 
     @staticmethod
     def _write(scope: Scope, state: MutableMapping[str, Any], result: Result, scheme: str | None) -> None:
@@ -98,14 +97,3 @@ class RealIPMiddleware:
             scope["scheme"] = scheme
         state["realip"] = result
         scope["state"] = state
-
-    def _log_failure(self, scope: Scope) -> None:
-        if self._failed:
-            logger.debug("realip: could not resolve the client; request passed through unchanged", exc_info=True)
-            return
-        self._failed = True
-        logger.exception(
-            "realip: could not resolve the client (peer %r); the request passes through unchanged. "
-            "Further failures are logged at DEBUG level.",
-            scope.get("client"),
-        )

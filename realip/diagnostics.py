@@ -11,7 +11,7 @@ import time
 
 from .resolver import Reason, Result
 
-__all__ = ["INTERVAL", "logger", "report"]
+__all__ = ["INTERVAL", "FailureLog", "logger", "report"]
 
 logger = logging.getLogger("realip")
 
@@ -37,7 +37,7 @@ _MESSAGES = {
 def report(result: Result, *, now: float | None = None) -> None:
     """Log a rate-limited warning when the result suggests a misconfiguration (trusted peer but no header, ...)."""
     message = _MESSAGES.get(result.reason)
-    if message is None:
+    if message is None or result.peer is None:
         return
     moment = time.monotonic() if now is None else now
     last = _last.get(result.reason)
@@ -50,3 +50,30 @@ def report(result: Result, *, now: float | None = None) -> None:
 def reset() -> None:
     """Forget when each warning was last logged (for tests)."""
     _last.clear()
+
+
+class FailureLog:
+    """Logs an adapter's first unexpected failure with its traceback at ERROR, and later ones at DEBUG.
+
+    Adapters never let a failure escape into the request; this keeps one broken deployment from flooding the log
+    while still saying, once and loudly, that something is wrong.
+    """
+
+    __slots__ = ("_failed", "consequence")
+
+    def __init__(self, consequence: str) -> None:
+        #: What happens to the request instead, e.g. "the request passes through unchanged".
+        self.consequence = consequence
+        self._failed = False
+
+    def __call__(self, peer: object) -> None:
+        """Log the exception being handled; call it from an ``except`` block."""
+        if self._failed:
+            logger.debug("realip: could not resolve the client; %s", self.consequence, exc_info=True)
+            return
+        self._failed = True
+        logger.exception(
+            "realip: could not resolve the client (peer %r); %s. Further failures are logged at DEBUG level.",
+            peer,
+            self.consequence,
+        )

@@ -17,7 +17,7 @@ from ._headers import forwarded_from_right, is_header_name, list_from_right
 from ._trust import TrustedNetworks, compile_trust
 from .errors import ConfigError
 
-__all__ = ["Headers", "Peer", "Reason", "Resolver", "Result"]
+__all__ = ["Headers", "Peer", "Reason", "Resolver", "Result", "resolver_from_options"]
 
 #: The socket peer: ``"1.2.3.4"``, ``"[::1]"``, an ASGI ``(host, port)`` pair, or ``None`` for a UNIX socket.
 Peer = str | tuple[str, int] | Sequence[object] | None
@@ -452,3 +452,18 @@ class Resolver:
 def _scheme_value(value: str | None) -> str | None:
     """``http`` or ``https`` (case-insensitive, trimmed); anything else is ignored."""
     return _SCHEMES.get(value.strip(" \t").lower()) if value else None
+
+
+def resolver_from_options(owner: str, resolver: Resolver | None, options: Mapping[str, object]) -> Resolver:
+    """The resolver an adapter was given: ``resolver=``, else one built from the options, else from ``REALIP_*``.
+
+    Passing both is a ``TypeError`` (which would win is not obvious); bad options raise :class:`ConfigError`.
+    """
+    if resolver is not None and options:
+        given = ", ".join(sorted(options))
+        raise TypeError(f"{owner}: pass either resolver= or resolver options ({given}), not both")
+    if resolver is None:
+        return Resolver(**options) if options else Resolver.from_env()  # type: ignore[arg-type]
+    if not isinstance(resolver, Resolver):
+        raise TypeError(f"{owner}: resolver={resolver!r} is not a realip.Resolver")
+    return resolver

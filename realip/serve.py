@@ -64,8 +64,9 @@ class _WhoAmI:
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
-        self.shown = frozenset(SHOWN_HEADERS + resolver.header + ((resolver.proto_header,) if resolver.proto_header
-                                                                   else ()))
+        self.shown = frozenset(
+            SHOWN_HEADERS + resolver.header + ((resolver.proto_header,) if resolver.proto_header else ())
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -113,18 +114,20 @@ class _WhoAmI:
         else:
             body = json.dumps(report, indent=2).encode("utf-8") + b"\n"
             content_type = b"application/json"
-        await send({
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode("ascii")),
-                (b"cache-control", b"no-store"),
-                (b"x-content-type-options", b"nosniff"),
-                (b"content-security-policy", _CSP),
-                (b"vary", b"accept"),
-            ],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode("ascii")),
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"content-security-policy", _CSP),
+                    (b"vary", b"accept"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,16 +162,20 @@ def _wants_html(scope: Scope) -> bool:
 
 
 def _cell(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escaped text for the page; ``None`` shows as ``(none)``."""
+    return html.escape("(none)" if value is None else str(value), quote=True)
 
 
 def _html(report: dict[str, Any]) -> str:
     """The browser page; every echoed value goes through :func:`html.escape`."""
     client = report["client"]
     port = f" port {_cell(client['client_port'])}" if client["client_port"] is not None else ""
-    headers = "".join(
-        f"<tr><td>{_cell(name)}</td><td><code>{_cell(value)}</code></td></tr>" for name, value in report["headers"]
-    ) or '<tr><td colspan="2">(no forwarding headers)</td></tr>'
+    headers = (
+        "".join(
+            f"<tr><td>{_cell(name)}</td><td><code>{_cell(value)}</code></td></tr>" for name, value in report["headers"]
+        )
+        or '<tr><td colspan="2">(no forwarding headers)</td></tr>'
+    )
     steps = "".join(
         f"<tr><td>{_cell('peer' if s['position'] == 0 else s['position'])}</td><td>{_cell(s['source'])}</td>"
         f"<td><code>{_cell(s['text'])}</code></td><td>{_cell(s['verdict'])}</td></tr>"
@@ -191,18 +198,18 @@ code {{ word-break: break-all; }}
 </head>
 <body>
 <h1>Your address, as this app resolves it</h1>
-<p class="client"><span id="client">{_cell(client['client_ip'])}</span>{port}</p>
-<p>Source: <b id="source">{_cell(client['source'])}</b>; scheme: <b id="scheme">{_cell(client['scheme'])}</b>;
-reason: <b id="reason">{_cell(client['reason'])}</b> &mdash; {_cell(report['why'])}.</p>
-<p>Socket peer: <code id="peer">{_cell(peer['ip'])}</code> port {_cell(peer['port'])}</p>
+<p class="client"><span id="client">{_cell(client["client_ip"])}</span>{port}</p>
+<p>Source: <b id="source">{_cell(client["source"])}</b>; scheme: <b id="scheme">{_cell(client["scheme"])}</b>;
+reason: <b id="reason">{_cell(client["reason"])}</b> &mdash; {_cell(report["why"])}.</p>
+<p>Socket peer: <code id="peer">{_cell(peer["ip"])}</code> port {_cell(peer["port"])}</p>
 <h2>Forwarding headers received</h2>
 <table id="headers"><tr><th>name</th><th>value</th></tr>{headers}</table>
 <h2>The walk, hop by hop</h2>
 <table id="steps"><tr><th>hop</th><th>from</th><th>entry</th><th>verdict</th></tr>{steps}</table>
 <h2>Configuration</h2>
-<p>Trusted proxies: <code>{_cell(', '.join(config['trusted_proxies']) or '(nothing)')}</code>;
-header: <code>{_cell(', '.join(config['header']))}</code>; trusted hops: {_cell(config['trusted_hops'])};
-max hops: {_cell(config['max_hops'])}; proto header: {_cell(config['proto_header'])}.</p>
+<p>Trusted proxies: <code>{_cell(", ".join(config["trusted_proxies"]) or "(nothing)")}</code>;
+header: <code>{_cell(", ".join(config["header"]))}</code>; trusted hops: {_cell(config["trusted_hops"])};
+max hops: {_cell(config["max_hops"])}; proto header: {_cell(config["proto_header"])}.</p>
 </body>
 </html>
 """

@@ -1,0 +1,10 @@
+"""``/`` (sync view) and ``/async`` (async view)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.whoami),
+    path("async", views.whoami_async),
+]

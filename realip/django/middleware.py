@@ -1,0 +1,132 @@
+"""Django middleware: ``request.client_ip`` and ``request.realip`` on every request, sync or async.
+
+Threat model: every request header is attacker input. Only the socket peer (``REMOTE_ADDR``, or the ASGI
+``scope["client"]``) and the configured trust decide how far a forwarding header is believed; see
+:mod:`realip.resolver`. Nothing in a request can make this middleware raise: on an unexpected failure it logs once
+and the request goes on with the peer as its client.
+
+Per request it sets:
+
+- ``request.client_ip``: the client address (``str``; ``""`` only for an unresolved UNIX-socket peer), and
+  ``request.realip``: the full :class:`~realip.Result` (``None`` only after such a logged failure);
+- unless ``REWRITE_REMOTE_ADDR`` is False: ``request.META["REMOTE_ADDR"]`` (the original kept in
+  ``request.META["realip.orig_remote_addr"]``) and, when the client came from a header, ``REMOTE_PORT`` (its port,
+  or removed). gunicorn logs ``REMOTE_ADDR`` from that very dict, so its access log shows the client; under ASGI
+  ``scope["client"]`` is rewritten too, for uvicorn's access log;
+- with ``PROTO_HEADER`` set and a scheme from a trusted hop: ``request.META["wsgi.url_scheme"]`` (WSGI) or
+  ``scope["scheme"]`` (ASGI), the values Django's ``request.scheme`` and ``is_secure()`` read. Django's own
+  ``SECURE_PROXY_SSL_HEADER`` takes the header's LEFTMOST value, the one the client wrote, from any peer; realip
+  takes the value written by the client's own trusted hop. Do not set both (check ``realip.W002``).
+
+Header names: a WSGI server folds ``X-Forwarded-For`` and ``X_Forwarded_For`` into one ``HTTP_X_FORWARDED_FOR``
+key unless it drops names with underscores (gunicorn >= 22 and ``runserver`` drop them). Under ASGI this middleware
+reads the raw ``scope["headers"]`` names, never ``META``: older Django releases' ASGIRequest folded the two into one
+key too, and the raw list is what the server received.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from ..diagnostics import FailureLog, report
+from ..resolver import Result
+from .conf import Config, get_config
+
+__all__ = ["RealIPMiddleware"]
+
+logger = logging.getLogger("realip")
+
+Request = Any  # django.http.HttpRequest (Django ships no type hints)
+Response = Any
+GetResponse = Callable[[Request], Response | Awaitable[Response]]
+
+
+class RealIPMiddleware:
+    """Resolve the real client of each request; sync and async capable. Put it first in ``MIDDLEWARE``.
+
+    Settings are checked when Django loads the middleware (at start-up): bad ones raise ``ImproperlyConfigured``
+    naming the entry, before any request is served.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        get_config()  # bad settings fail now, at start-up, not at the first request
+        self._log_failure = FailureLog("the request goes on with the peer as its client")
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)  # so Django awaits this instance (its documented hybrid pattern)
+
+    def __call__(self, request: Request) -> Response:
+        if self.async_mode:
+            return self.__acall__(request)
+        self.apply(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: Request) -> Response:
+        self.apply(request)
+        return await self.get_response(request)
+
+    def apply(self, request: Request) -> None:
+        """Resolve ``request``'s client and write it where Django and the server read it; never raises."""
+        meta: MutableMapping[str, Any] = request.META
+        try:
+            config = get_config()
+            scope = getattr(request, "scope", None)
+            if isinstance(scope, MutableMapping) and scope.get("type") == "http":
+                result = config.resolver.resolve(scope.get("client"), scope.get("headers") or ())
+            else:
+                scope = None
+                result = config.resolver.resolve(_wsgi_peer(meta), _wsgi_headers(meta, config))
+        except Exception:
+            self._log_failure(meta.get("REMOTE_ADDR"))
+            request.realip = None
+            request.client_ip = str(meta.get("REMOTE_ADDR") or "")
+            return
+        request.realip = result
+        request.client_ip = result.client_ip or ""
+        report(result)
+        if config.rewrite_remote_addr:
+            _rewrite_address(meta, scope, result)
+        if result.scheme is not None:
+            if scope is not None:
+                scope["scheme"] = result.scheme
+            else:
+                meta["wsgi.url_scheme"] = result.scheme
+
+
+def _wsgi_peer(meta: Mapping[str, Any]) -> str | tuple[str, int] | None:
+    """The socket peer from ``REMOTE_ADDR`` and ``REMOTE_PORT``; ``None`` (a UNIX socket) when it is empty."""
+    address = meta.get("REMOTE_ADDR")
+    if not address or not isinstance(address, str):
+        return None
+    port = meta.get("REMOTE_PORT")
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
+        return (address, int(port))
+    return address
+
+
+def _wsgi_headers(meta: Mapping[str, Any], config: Config) -> list[tuple[str, str]]:
+    """The configured headers found in ``META`` (a server joins repeated lines with commas, keeping their order)."""
+    return [(name, value) for name, key in config.meta_keys if isinstance(value := meta.get(key), str)]
+
+
+def _rewrite_address(meta: MutableMapping[str, Any], scope: MutableMapping[str, Any] | None, result: Result) -> None:
+    """Write the client into ``REMOTE_ADDR`` (keeping the original), and its port when it came from a header."""
+    meta["realip.orig_remote_addr"] = meta.get("REMOTE_ADDR", "")
+    meta["REMOTE_ADDR"] = result.client_ip or ""
+    if result.source == "peer" or result.client_ip is None:
+        return  # the peer's own port still belongs with it
+    if result.client_port is None:
+        meta.pop("REMOTE_PORT", None)  # the proxy's port would not belong with the client's address
+    else:
+        # Django's ASGIRequest stores the port as an int, WSGI servers as a str: keep the request's own kind.
+        meta["REMOTE_PORT"] = result.client_port if scope is not None else str(result.client_port)
+    if scope is not None:
+        scope["client"] = (result.client_ip, result.client_port or 0)
