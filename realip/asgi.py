@@ -57,7 +57,15 @@ class RealIPMiddleware:
 
     __slots__ = ("_log_failure", "_proto", "_resolve", "app", "resolver")
 
-    def __init__(self, app: ASGIApp, /, *, resolver: Resolver | None = None, **resolver_options: Any) -> None:
+    def __init__(
+        self, app: ASGIApp | None = None, /, *, resolver: Resolver | None = None, **resolver_options: Any
+    ) -> None:
+        # ``app`` is positional-only so type checkers accept ``add_middleware(RealIPMiddleware, **options)``;
+        # Starlette before 0.38 passes it by keyword, so ``app=`` is taken from the options too.
+        if app is None:
+            app = resolver_options.pop("app", None)
+            if app is None:
+                raise TypeError("RealIPMiddleware: the ASGI app to wrap is missing")
         resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
         self.app = app
         self.resolver = resolver
