@@ -35,6 +35,27 @@ def test_explain_example_is_real_output() -> None:
     assert block is not None
     command = block.group(1).replace("\\\n", " ")
     argv = shlex.split(command)[1:]
-    out = subprocess.run([sys.executable, "-m", "realip", *argv], capture_output=True, text=True, check=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "realip", *argv], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout == block.group(2)
+
+
+def test_kubernetes_table_matches_the_example_configmaps() -> None:
+    """Every row's settings are exactly the non-empty REALIP_* of its example's ConfigMap (which the lab runs)."""
+    import yaml
+
+    section = README.split("## Kubernetes and TKE", 1)[1]
+    rows = re.findall(r"^\|[^|\n]*\| \[[^\]]+\]\((examples/kubernetes/[^)]+)\) \|[^|\n]*\| (.*) \|$", section, re.M)
+    assert len(rows) == 6
+    for directory, settings in rows:
+        written = dict(re.findall(r"`(REALIP_[A-Z_]+)=([^`]*)`", settings))
+        configmaps = [
+            doc["data"]
+            for path in sorted((ROOT / directory).glob("*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+            if doc and doc.get("kind") == "ConfigMap" and any(k.startswith("REALIP_") for k in doc.get("data") or {})
+        ]
+        assert len(configmaps) == 1, directory
+        actual = {k: v for k, v in configmaps[0].items() if k.startswith("REALIP_") and v.strip()}
+        assert written == actual, directory
