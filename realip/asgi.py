@@ -29,6 +29,7 @@ from typing import Any
 
 from .diagnostics import FailureLog, report
 from .resolver import Resolver, Result, resolver_from_options
+from .toa import toa_source
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
@@ -55,10 +56,16 @@ class RealIPMiddleware:
     otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_log_failure", "_proto", "_resolve", "app", "resolver")
+    __slots__ = ("_log_failure", "_proto", "_resolve", "_toa", "app", "resolver")
 
     def __init__(
-        self, app: ASGIApp | None = None, /, *, resolver: Resolver | None = None, **resolver_options: Any
+        self,
+        app: ASGIApp | None = None,
+        /,
+        *,
+        resolver: Resolver | None = None,
+        toa: Any = None,
+        **resolver_options: Any,
     ) -> None:
         # ``app`` is positional-only so type checkers accept ``add_middleware(RealIPMiddleware, **options)``;
         # Starlette before 0.38 passes it by keyword, so ``app=`` is taken from the options too.
@@ -66,7 +73,10 @@ class RealIPMiddleware:
             app = resolver_options.pop("app", None)
             if app is None:
                 raise TypeError("RealIPMiddleware: the ASGI app to wrap is missing")
+        configured = resolver is not None or bool(resolver_options)
         resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
+        #: The TOA source (``toa=``, or ``REALIP_TOA`` when configured from the environment), started; or None.
+        self._toa = toa_source(toa, from_env=not configured)
         self.app = app
         self.resolver = resolver
         self._resolve = resolver.resolve
@@ -82,7 +92,8 @@ class RealIPMiddleware:
     def _apply(self, scope: Scope, kind: str) -> None:
         """Resolve and rewrite the scope; on any failure, log (once) and leave the scope as it was."""
         try:
-            result = self._resolve(scope.get("client"), scope.get("headers") or ())
+            toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
+            result = self._resolve(scope.get("client"), scope.get("headers") or (), toa)
             state = scope.get("state")
             if state is None:
                 state = {}

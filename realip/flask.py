@@ -11,7 +11,9 @@
 
 Configuration, first match wins: keyword options to :class:`RealIP` (the :class:`~realip.Resolver` keywords);
 then the app's ``REALIP_TRUSTED_PROXIES``, ``REALIP_HEADER``, ``REALIP_TRUSTED_HOPS``, ``REALIP_MAX_HOPS`` and
-``REALIP_PROTO_HEADER`` config keys; then the environment variables of the same names; then the defaults. A string
+``REALIP_PROTO_HEADER`` config keys; then the environment variables of the same names; then the defaults. The ``toa``
+option (``REALIP_TOA``: ``"capture"``, ``"saved-syn"`` or ``"kernel"``) turns on ``realip_toa`` for Layer-4 TCP-option
+clients. A string
 config value is read exactly as the environment variable would be (``"10.0.0.0/8, cgnat"``); ``None`` or ``""``
 leaves the option to the environment. A bad value raises :class:`~realip.ConfigError` in ``init_app``, naming it.
 
@@ -35,6 +37,7 @@ from flask import Flask, Request, current_app
 from .env import ENV_VARIABLES, resolver_options_from_env
 from .errors import ConfigError
 from .resolver import Resolver, Result
+from .toa import toa_source
 from .wsgi import RESULT_KEY, RealIPMiddleware
 
 if TYPE_CHECKING:
@@ -54,9 +57,11 @@ class RealIPOptions(TypedDict, total=False):
     trusted_hops: int | None
     max_hops: int
     proto_header: str | None
+    toa: Any
 
 
 _OPTIONS = frozenset(RealIPOptions.__annotations__)
+TOA_CONFIG_KEY = "REALIP_TOA"
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
@@ -151,7 +156,14 @@ class RealIP:
         """Build the app's Resolver (raising :class:`~realip.ConfigError` now), wrap ``wsgi_app``, add the mixin."""
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(f"realip: RealIP is already initialised on the app {app.name!r}")
-        middleware = RealIPMiddleware(app.wsgi_app, resolver=resolver_for_app(app.config, self.options))
+        options = {key: value for key, value in self.options.items() if key != "toa"}
+        toa = self.options.get("toa", app.config.get(TOA_CONFIG_KEY) or None)
+        try:
+            source = toa_source(toa, from_env=True)
+        except ConfigError as error:
+            where = "toa=" if "toa" in self.options else f"{TOA_CONFIG_KEY} (Flask config or environment)"
+            raise ConfigError(f"{where}: {error}") from None
+        middleware = RealIPMiddleware(app.wsgi_app, resolver=resolver_for_app(app.config, options), toa=source)
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
         if not issubclass(app.request_class, RealIPRequestMixin):

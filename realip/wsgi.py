@@ -39,6 +39,7 @@ from wsgiref.simple_server import WSGIRequestHandler
 
 from .diagnostics import FailureLog, report
 from .resolver import Resolver, Result, resolver_from_options
+from .toa import toa_source
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -90,10 +91,15 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_warned", "app", "resolver")
+    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_toa", "_warned", "app", "resolver")
 
-    def __init__(self, app: WSGIApplication, *, resolver: Resolver | None = None, **resolver_options: Any) -> None:
+    def __init__(
+        self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
+    ) -> None:
+        configured = resolver is not None or bool(resolver_options)
         resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
+        #: The TOA source (``toa=``, or ``REALIP_TOA`` when configured from the environment), started; or None.
+        self._toa = toa_source(toa, from_env=not configured)
         self.app = app
         self.resolver = resolver
         self._resolve = resolver.resolve
@@ -125,7 +131,8 @@ class RealIPMiddleware:
             if not self._warned:
                 self._check_server(environ)
             headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            return self._resolve(peer, headers)
+            toa = self._toa.lookup_wsgi(environ) if self._toa is not None else None
+            return self._resolve(peer, headers, toa)
         except Exception:
             self._log_failure(environ.get("REMOTE_ADDR"))
             return self._resolve(peer, ())

@@ -708,3 +708,33 @@ def test_example_reads_realip_variables(servers: Servers) -> None:
     status, body, _ = get(server, "/", headers)
     assert status == 200
     assert (body["client_ip"], body["source"], body["is_secure"]) == ("198.51.100.7", "x-real-ip", True)
+
+
+# -- TOA (a Layer-4 load balancer's TCP option) ------------------------------------------------------------------
+
+
+def test_toa_setting_gives_the_client_behind_a_trusted_load_balancer() -> None:
+    from realip_toa import TOA
+    from realip_toa._table import conn_key
+    from realip_toa.source import REGISTRY
+
+    key = conn_key(("100.64.0.1", 40000), ("100.64.9.9", 8000))
+    assert key is not None
+    REGISTRY.put(key, TOA(254, "198.51.100.7", 51234))  # as the uvicorn hook does when it reads the saved SYN
+    try:
+        for trusted, expected in ((["cgnat"], ("198.51.100.7", "toa")), (["10.0.0.0/8"], ("100.64.0.1", "peer"))):
+            with override_settings(REALIP={"TRUSTED_PROXIES": trusted, "TOA": "saved-syn"}):
+                request = RequestFactory().get(
+                    "/", REMOTE_ADDR="100.64.0.1", REMOTE_PORT="40000", SERVER_ADDR="100.64.9.9", SERVER_PORT="8000"
+                )
+                middleware()(request)
+            assert (request.client_ip, request.realip.source) == expected
+    finally:
+        REGISTRY.forget(key)
+
+
+def test_check_reports_a_bad_toa_mode() -> None:
+    [message] = check_messages(REALIP={"TOA": "always"})
+    assert message.id == "realip.E009"
+    assert re.search(r"REALIP\[\"TOA\"\]: TOA mode 'always'", message.msg), message.msg
+    assert message.hint.startswith('Set TOA to "capture"')

@@ -7,6 +7,7 @@
         "MAX_HOPS": 20,
         "PROTO_HEADER": None,          # e.g. "x-forwarded-proto": request.scheme / is_secure() follow it
         "REWRITE_REMOTE_ADDR": True,   # write the client into request.META["REMOTE_ADDR"]
+        "TOA": None,                   # "capture", "saved-syn" or "kernel": Layer-4 TCP-option client (realip_toa)
     }
 
 A key set to ``None`` means realip's default for it, not its variable.
@@ -43,8 +44,9 @@ OPTION_KEYS: dict[str, str] = {
     "PROTO_HEADER": "proto_header",
 }
 REWRITE_KEY = "REWRITE_REMOTE_ADDR"
+TOA_KEY = "TOA"
 #: Every key ``REALIP`` accepts.
-KEYS: tuple[str, ...] = (*OPTION_KEYS, REWRITE_KEY)
+KEYS: tuple[str, ...] = (*OPTION_KEYS, REWRITE_KEY, TOA_KEY)
 
 _VARIABLE_OF = {option: variable for variable, option in ENV_VARIABLES.items()}
 #: Resolver keyword -> the check id reporting a bad value for it (the table is in realip.django.checks).
@@ -73,6 +75,8 @@ class Reading(NamedTuple):
     origins: dict[str, str]
     rewrite_remote_addr: bool
     problems: list[Problem]
+    #: The TOA source, unstarted (``REALIP["TOA"]``, else ``REALIP_TOA``), or None.
+    toa: Any = None
 
 
 class Config(NamedTuple):
@@ -82,6 +86,8 @@ class Config(NamedTuple):
     rewrite_remote_addr: bool
     #: ``(header name, request.META key)`` for the chain headers and the proto header, precomputed.
     meta_keys: tuple[tuple[str, str], ...]
+    #: The started TOA source (a ``realip_toa.TOASource``), or None.
+    toa: Any = None
 
 
 def meta_key(header: str) -> str:
@@ -160,7 +166,22 @@ def read_settings(setting: object = _UNSET, environ: Mapping[str, str] | None = 
     if type(rewrite) is not bool:
         problems.append(Problem("realip.E007", f'REALIP["{REWRITE_KEY}"] is {rewrite!r}, not True or False.'))
         rewrite = True
-    return Reading(options, origins, rewrite, problems)
+    toa = _read_toa(given.get(TOA_KEY), environ, problems)
+    return Reading(options, origins, rewrite, problems, toa)
+
+
+def _read_toa(value: object, environ: Mapping[str, str], problems: list[Problem]) -> Any:
+    """The unstarted TOA source ``REALIP["TOA"]`` (else ``REALIP_TOA``) asks for; a problem (E009) if it is bad."""
+    if value is None and not environ.get("REALIP_TOA", "").strip():
+        return None
+    from realip_toa import TOASource
+
+    try:
+        return TOASource.coerce(value) if value is not None else TOASource.from_env(environ)  # type: ignore[arg-type]
+    except ConfigError as error:
+        origin = f'REALIP["{TOA_KEY}"]' if value is not None else "REALIP_TOA (environment)"
+        problems.append(Problem("realip.E009", f"{origin}: {error}"))
+        return None
 
 
 def build(reading: Reading) -> Config:
@@ -174,7 +195,13 @@ def build(reading: Reading) -> Config:
     names = resolver.header
     if resolver.proto_header is not None and resolver.proto_header not in names:
         names += (resolver.proto_header,)
-    return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names))
+    toa = reading.toa
+    if toa is not None:
+        try:
+            toa.start()  # a capture without CAP_NET_RAW fails here, at start-up
+        except ConfigError as error:
+            raise ImproperlyConfigured(f"realip: realip.E009: {error}") from None
+    return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names), toa)
 
 
 _config: Config | None = None

@@ -80,10 +80,12 @@ class RealIPMiddleware:
             config = get_config()
             scope = getattr(request, "scope", None)
             if isinstance(scope, MutableMapping) and scope.get("type") == "http":
-                result = config.resolver.resolve(scope.get("client"), scope.get("headers") or ())
+                toa = config.toa.lookup_asgi(scope) if config.toa is not None else None
+                result = config.resolver.resolve(scope.get("client"), scope.get("headers") or (), toa)
             else:
                 scope = None
-                result = config.resolver.resolve(_wsgi_peer(meta), _wsgi_headers(meta, config))
+                toa = config.toa.lookup_wsgi(meta) if config.toa is not None else None
+                result = config.resolver.resolve(_wsgi_peer(meta), _wsgi_headers(meta, config), toa)
         except Exception:
             self._log_failure(meta.get("REMOTE_ADDR"))
             request.realip = None

@@ -1,0 +1,7 @@
+"""Gunicorn config for realip_toa: the server hooks that set up the TOA mode chosen by REALIP_TOA."""
+
+from realip_toa.gunicorn_hooks import post_worker_init, when_ready
+
+__all__ = ["post_worker_init", "when_ready"]
+
+workers = 2

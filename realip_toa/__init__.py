@@ -1,0 +1,150 @@
+"""realip_toa: the real client behind Layer-4 full-NAT load balancers, from the TCP option they add (TOA).
+
+A full-NAT load balancer (Alibaba LVS, iQIYI dpvs, Tencent, Huawei, UCloud, JD) replaces the client's source address
+with its own and carries the client's address and port in a TCP option. This package reads that option in user space
+in one of three ways (see :class:`TOASource`): a loaded ``toa.ko`` kernel module (``"kernel"``), the SYN the kernel
+saved for the connection (``"saved-syn"``, no privileges), or a packet capture that sees the handshake ACK and first
+data segments (``"capture"``, needs ``CAP_NET_RAW``). Hand the answer to ``Resolver.resolve(peer, headers, toa=...)``:
+the core believes it only when the peer (the load balancer) is a trusted proxy.
+
+The byte parser is a small C extension with a pure-Python twin giving the same answers; ``IMPLEMENTATION`` says which
+one is active (``"c"`` or ``"python"``); ``REALIP_TOA_PURE=1`` in the environment forces the pure one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from realip.errors import ConfigError
+
+from . import _pure
+
+__all__ = [
+    "DEFAULT_KINDS",
+    "IMPLEMENTATION",
+    "TOA",
+    "Packet",
+    "TOAConfigError",
+    "TOASource",
+    "pack_kinds",
+    "parse",
+    "parse_kinds",
+    "parse_options",
+    "parse_packet",
+    "to_toa",
+]
+
+#: The honoured ``(kind, length)`` pairs by default: 254/8 and 254/20 (LVS, dpvs, Huawei, Volcengine), 253/20
+#: (Alibaba LVS IPv6), 200/8 (Tencent, UCloud, JD), 201/20 (JD IPv6).
+DEFAULT_KINDS: tuple[tuple[int, int], ...] = ((254, 8), (254, 20), (253, 20), (200, 8), (201, 20))
+
+if os.environ.get("REALIP_TOA_PURE", "") not in ("", "0"):
+    _backend = _pure
+    IMPLEMENTATION = "python"
+else:
+    try:
+        import realip_toa._toa as _backend  # type: ignore[no-redef]
+
+        IMPLEMENTATION = "c"
+    except ImportError:  # pragma: no cover - depends on the build
+        warnings.warn(
+            "realip_toa: the C parser (realip_toa._toa) is not built; using the pure-Python parser (same answers, "
+            "slower). Reinstall with a C compiler and the Python headers to build it (Debian: apt-get install gcc "
+            "python3-dev), or set REALIP_TOA_PURE=1 to choose the pure parser and silence this warning.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        _backend = _pure
+        IMPLEMENTATION = "python"
+
+#: ``parse_options(options, kinds) -> (kind, packed_ip, port) | None`` from the active implementation.
+parse_options = _backend.parse_options
+#: ``parse_packet(packet, kinds) -> (version, src, sport, dst, dport, flags, toa) | None`` from the active one.
+parse_packet = _backend.parse_packet
+
+
+class TOAConfigError(ConfigError):
+    """A TOA configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up."""
+
+
+class TOA(NamedTuple):
+    """A client address carried in a TCP option: the option kind, the address as text, and the port."""
+
+    kind: int
+    ip: str
+    port: int
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(ip, port)``: the form ``Resolver.resolve(..., toa=)`` takes."""
+        return (self.ip, self.port)
+
+
+class Packet(NamedTuple):
+    """One parsed TCP segment: its connection (as the receiver sees it), TCP flags, and the TOA it carried."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    flags: int
+    toa: TOA | None
+
+
+def to_toa(raw: tuple[int, bytes, int] | None) -> TOA | None:
+    """Turn a parser answer ``(kind, packed_ip, port)`` into a :class:`TOA` (text address)."""
+    if raw is None:
+        return None
+    kind, packed, port = raw
+    family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+    return TOA(kind, socket.inet_ntop(family, packed), port)
+
+
+def pack_kinds(kinds: Iterable[tuple[int, int]]) -> bytes:
+    """Pack ``(kind, length)`` pairs into the table the parsers take; a bad pair raises :class:`TOAConfigError`."""
+    out = bytearray()
+    for pair in kinds:
+        try:
+            kind, length = (int(v) for v in pair)
+        except (TypeError, ValueError) as exc:
+            raise TOAConfigError(f"TOA kind {pair!r}: expected a (kind, length) pair such as (254, 8)") from exc
+        if not 2 <= kind <= 255 or length not in (8, 20):
+            raise TOAConfigError(
+                f"TOA kind {kind}/{length}: the kind must be 2..255 and the length 8 (IPv4) or 20 (IPv6)"
+            )
+        out += bytes((kind, length))
+    if not out:
+        raise TOAConfigError("TOA kinds: at least one (kind, length) pair is needed, e.g. 254/8")
+    return bytes(out)
+
+
+def parse_kinds(text: str) -> tuple[tuple[int, int], ...]:
+    """Read ``"254/8,200/8"`` (or ``"default"``) into ``(kind, length)`` pairs; bad entries raise TOAConfigError."""
+    text = text.strip()
+    if text in ("", "default"):
+        return DEFAULT_KINDS
+    pairs = []
+    for entry in text.split(","):
+        kind, sep, length = entry.strip().partition("/")
+        if not sep or not kind.isdigit() or not length.isdigit():
+            raise TOAConfigError(f"TOA kind {entry.strip()!r}: expected KIND/LENGTH such as 254/8 or 253/20")
+        pairs.append((int(kind), int(length)))
+    pack_kinds(pairs)
+    return tuple(pairs)
+
+
+def parse(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet | None:
+    """Parse one IP packet into a :class:`Packet` (text addresses), or ``None`` if it is not a usable TCP segment."""
+    raw = parse_packet(packet, kinds)
+    if raw is None:
+        return None
+    version, src, sport, dst, dport, flags, toa = raw
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    return Packet(socket.inet_ntop(family, src), sport, socket.inet_ntop(family, dst), dport, flags, to_toa(toa))
+
+
+from .source import TOASource  # noqa: E402  (needs the names above)

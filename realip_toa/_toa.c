@@ -1,0 +1,275 @@
+/*
+ * realip_toa._toa: parse TCP options and IPv4/IPv6 TCP packets for a TOA (client address) option.
+ *
+ * Small and boring on purpose: bytes in, tuples out, no policy. Every read is checked against the buffer
+ * length and the lengths the headers claim; malformed or truncated input ends the parse quietly.
+ * realip_toa/_pure.py is the reference: same functions, same answers (tests/toa checks both on every vector
+ * and on random bytes).
+ *
+ * Built with -DREALIP_TOA_NO_PYTHON the Python glue is left out, so the fuzz harness (tests/toa/fuzz_toa.c)
+ * can compile the parsing core alone under libFuzzer and AddressSanitizer.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TOA_MAX_EXT_HEADERS 8
+#define TOA_MAX_KINDS_BYTES 512
+
+typedef struct {
+    int found;
+    unsigned char kind;
+    unsigned char addr[16];
+    size_t addr_len;
+    unsigned int port;
+} toa_option;
+
+typedef struct {
+    int version;
+    unsigned char src[16];
+    unsigned char dst[16];
+    size_t addr_len;
+    unsigned int sport;
+    unsigned int dport;
+    unsigned int flags;
+    toa_option toa;
+} toa_packet;
+
+/* 0 if the packed (kind, length) table is well formed, -1 if not. */
+static int toa_check_kinds(const unsigned char *kinds, size_t n)
+{
+    size_t i;
+    if (n % 2 != 0 || n > TOA_MAX_KINDS_BYTES)
+        return -1;
+    for (i = 0; i < n; i += 2) {
+        if (kinds[i + 1] != 8 && kinds[i + 1] != 20)
+            return -1;
+    }
+    return 0;
+}
+
+static int toa_honoured(const unsigned char *kinds, size_t nkinds, unsigned char kind, unsigned char len)
+{
+    size_t i;
+    for (i = 0; i < nkinds; i += 2) {
+        if (kinds[i] == kind && kinds[i + 1] == len)
+            return 1;
+    }
+    return 0;
+}
+
+/* Scan data[start, end) (end <= buffer length) for the first honoured option. */
+static void toa_scan(const unsigned char *data, size_t start, size_t end,
+                     const unsigned char *kinds, size_t nkinds, toa_option *out)
+{
+    size_t i = start;
+    out->found = 0;
+    while (i < end) {
+        unsigned char kind = data[i];
+        unsigned char len;
+        if (kind == 0)
+            return;                 /* EOL */
+        if (kind == 1) {
+            i += 1;                 /* NOP */
+            continue;
+        }
+        if (i + 1 >= end)
+            return;                 /* kind without length */
+        len = data[i + 1];
+        if (len < 2 || len > end - i)
+            return;                 /* malformed, or runs past the header */
+        if (toa_honoured(kinds, nkinds, kind, len)) {
+            out->found = 1;
+            out->kind = kind;
+            out->port = ((unsigned int)data[i + 2] << 8) | data[i + 3];
+            out->addr_len = (size_t)len - 4;   /* 4 or 16: table lengths are 8 or 20 */
+            memcpy(out->addr, data + i + 4, out->addr_len);
+            return;
+        }
+        i += len;
+    }
+}
+
+/* 1 if a TCP segment was parsed into *out, 0 if not. */
+static int toa_parse_packet(const unsigned char *data, size_t n,
+                            const unsigned char *kinds, size_t nkinds, toa_packet *out)
+{
+    size_t end, tcp, doff, opt_end;
+    unsigned int nxt;
+    int i;
+
+    if (n < 1)
+        return 0;
+    out->version = data[0] >> 4;
+    if (out->version == 4) {
+        size_t ihl, total;
+        if (n < 20)
+            return 0;
+        ihl = (size_t)(data[0] & 0x0F) * 4;
+        total = ((size_t)data[2] << 8) | data[3];
+        if (ihl < 20 || total < ihl || n < ihl)
+            return 0;
+        if (data[9] != 6 || ((((unsigned int)data[6] & 0x1F) << 8) | data[7]) != 0)
+            return 0;
+        end = n < total ? n : total;
+        memcpy(out->src, data + 12, 4);
+        memcpy(out->dst, data + 16, 4);
+        out->addr_len = 4;
+        tcp = ihl;
+    } else if (out->version == 6) {
+        size_t payload;
+        if (n < 40)
+            return 0;
+        payload = ((size_t)data[4] << 8) | data[5];
+        end = payload ? (n < 40 + payload ? n : 40 + payload) : n;
+        memcpy(out->src, data + 8, 16);
+        memcpy(out->dst, data + 24, 16);
+        out->addr_len = 16;
+        nxt = data[6];
+        tcp = 40;
+        for (i = 0;; i++) {
+            if (nxt == 6)
+                break;
+            if (i == TOA_MAX_EXT_HEADERS)
+                return 0;
+            if (nxt == 0 || nxt == 43 || nxt == 60) {
+                if (tcp > end || end - tcp < 2)
+                    return 0;
+                nxt = data[tcp];
+                tcp += ((size_t)data[tcp + 1] + 1) * 8;
+            } else if (nxt == 44) {
+                if (tcp > end || end - tcp < 8)
+                    return 0;
+                if (((((unsigned int)data[tcp + 2]) << 8) | data[tcp + 3]) >> 3)
+                    return 0;
+                nxt = data[tcp];
+                tcp += 8;
+            } else if (nxt == 51) {
+                if (tcp > end || end - tcp < 2)
+                    return 0;
+                nxt = data[tcp];
+                tcp += ((size_t)data[tcp + 1] + 2) * 4;
+            } else {
+                return 0;
+            }
+        }
+    } else {
+        return 0;
+    }
+    if (tcp > end || end - tcp < 20)
+        return 0;
+    out->sport = ((unsigned int)data[tcp] << 8) | data[tcp + 1];
+    out->dport = ((unsigned int)data[tcp + 2] << 8) | data[tcp + 3];
+    out->flags = data[tcp + 13];
+    doff = (size_t)(data[tcp + 12] >> 4) * 4;
+    if (doff < 20)
+        return 0;
+    opt_end = (end - tcp < doff) ? end : tcp + doff;
+    toa_scan(data, tcp + 20, opt_end, kinds, nkinds, &out->toa);
+    return 1;
+}
+
+#ifndef REALIP_TOA_NO_PYTHON
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *toa_option_object(const toa_option *opt)
+{
+    if (!opt->found)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(iy#I)", (int)opt->kind, (const char *)opt->addr, (Py_ssize_t)opt->addr_len, opt->port);
+}
+
+PyDoc_STRVAR(parse_options_doc,
+"parse_options(options, kinds, /)\n--\n\n"
+"First honoured TOA in a TCP options block as (kind, packed address, port), else None.");
+
+static PyObject *py_parse_options(PyObject *module, PyObject *args)
+{
+    Py_buffer options, kinds;
+    toa_option opt;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*y*:parse_options", &options, &kinds))
+        return NULL;
+    if (toa_check_kinds(kinds.buf, (size_t)kinds.len) != 0) {
+        PyBuffer_Release(&options);
+        PyBuffer_Release(&kinds);
+        PyErr_SetString(PyExc_ValueError,
+                        "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)");
+        return NULL;
+    }
+    toa_scan(options.buf, 0, (size_t)options.len, kinds.buf, (size_t)kinds.len, &opt);
+    PyBuffer_Release(&options);
+    PyBuffer_Release(&kinds);
+    return toa_option_object(&opt);
+}
+
+PyDoc_STRVAR(parse_packet_doc,
+"parse_packet(packet, kinds, /)\n--\n\n"
+"Parse an IPv4/IPv6 TCP packet: (ip_version, src, sport, dst, dport, tcp_flags, toa), else None.");
+
+static PyObject *py_parse_packet(PyObject *module, PyObject *args)
+{
+    Py_buffer packet, kinds;
+    toa_packet pkt;
+    int ok;
+    PyObject *toa, *result;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*y*:parse_packet", &packet, &kinds))
+        return NULL;
+    if (toa_check_kinds(kinds.buf, (size_t)kinds.len) != 0) {
+        PyBuffer_Release(&packet);
+        PyBuffer_Release(&kinds);
+        PyErr_SetString(PyExc_ValueError,
+                        "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)");
+        return NULL;
+    }
+    memset(&pkt, 0, sizeof pkt);
+    ok = toa_parse_packet(packet.buf, (size_t)packet.len, kinds.buf, (size_t)kinds.len, &pkt);
+    PyBuffer_Release(&packet);
+    PyBuffer_Release(&kinds);
+    if (!ok)
+        Py_RETURN_NONE;
+    toa = toa_option_object(&pkt.toa);
+    if (toa == NULL)
+        return NULL;
+    result = Py_BuildValue("(iy#Iy#IIN)", pkt.version,
+                           (const char *)pkt.src, (Py_ssize_t)pkt.addr_len, pkt.sport,
+                           (const char *)pkt.dst, (Py_ssize_t)pkt.addr_len, pkt.dport,
+                           pkt.flags, toa);
+    return result;
+}
+
+static PyMethodDef toa_methods[] = {
+    {"parse_options", py_parse_options, METH_VARARGS, parse_options_doc},
+    {"parse_packet", py_parse_packet, METH_VARARGS, parse_packet_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int toa_exec(PyObject *module)
+{
+    return PyModule_AddIntConstant(module, "MAX_EXT_HEADERS", TOA_MAX_EXT_HEADERS);
+}
+
+static PyModuleDef_Slot toa_slots[] = {
+    {Py_mod_exec, toa_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef toa_module = {
+    PyModuleDef_HEAD_INIT,
+    "realip_toa._toa",
+    "C parser for TCP options that carry the client address (TOA). Bytes in, tuples out, no policy.",
+    0,
+    toa_methods,
+    toa_slots,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__toa(void)
+{
+    return PyModuleDef_Init(&toa_module);
+}
+#endif /* REALIP_TOA_NO_PYTHON */

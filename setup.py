@@ -1,0 +1,51 @@
+"""Build the optional C parser for ``realip_toa`` (all metadata lives in pyproject.toml).
+
+The extension is optional: if it cannot be compiled (no compiler, no Python headers, not Linux), the install
+still succeeds with a warning and ``realip_toa`` uses its pure-Python parser (same answers, slower).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class OptionalBuildExt(build_ext):
+    """``build_ext`` that turns a failed compile into a warning instead of a failed install."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:
+            self._warn(exc)
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            self._warn(exc)
+
+    @staticmethod
+    def _warn(exc: BaseException) -> None:
+        message = (
+            f"realip_toa: the optional C parser could not be built ({exc}); installing without it. "
+            "realip_toa will use its pure-Python parser (same answers, slower). "
+            "To build it, install a C compiler and the Python headers (Debian: apt-get install gcc python3-dev) "
+            "and reinstall."
+        )
+        warnings.warn(message, stacklevel=1)
+
+
+setup(
+    ext_modules=[
+        Extension(
+            "realip_toa._toa",
+            sources=["realip_toa/_toa.c"],
+            optional=True,
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+        )
+    ],
+    cmdclass={"build_ext": OptionalBuildExt},
+)

@@ -1,0 +1,158 @@
+"""End to end over a real kernel TCP path: client namespace -> emulated full-NAT load balancer -> server namespace.
+
+The balancer (``lab_lb.py``) replaces the client's source with its SNAT address and inserts the TOA option per
+virtual port (kind, length, which packets). Real servers (uvicorn and gunicorn, the runnable examples) resolve the
+client with ``TOASource`` + ``Resolver.resolve(..., toa=...)`` and answer with it. The balancer's SNAT addresses are
+the only trusted proxies. Needs root (namespaces, raw sockets): CI has it; these tests never skip.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .lab import CLIENT4, CLIENT6, SERVER4, SERVER6, SNAT4, SNAT6, VIP4, VIP6, Lab, http_get, lab
+
+TRUSTED = {"REALIP_TRUSTED_PROXIES": f"{SNAT4},{SNAT6}"}
+UVICORN_CAPTURE, UVICORN_SYN, GUNICORN_CAPTURE, GUNICORN_SYN = 8000, 8100, 8200, 8300
+FORGED = "192.0.2.99"
+
+#: Virtual port -> (server port, TOA kind or None, packets that carry it, whether the balancer SNATs).
+RULES: dict[int, dict[str, Any]] = {
+    9000: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["ack"]},
+    9001: {"server_port": UVICORN_CAPTURE, "kind": 200, "where": ["ack"]},
+    9002: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["data"]},
+    9003: {"server_port": UVICORN_CAPTURE, "kind": 253, "where": ["ack"]},
+    9004: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["ack"]},  # used over IPv6: 254/20
+    9005: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["syn", "ack"], "snat": False, "claim": FORGED},
+    9006: {"server_port": UVICORN_CAPTURE},  # full NAT without TOA
+    9007: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["syn"]},
+    9010: {"server_port": UVICORN_SYN, "kind": 254, "where": ["syn"]},
+    9011: {"server_port": UVICORN_SYN, "kind": 253, "where": ["syn"]},
+    9012: {"server_port": UVICORN_SYN, "kind": 254, "where": ["ack"]},  # the SYN carries nothing
+    9020: {"server_port": GUNICORN_CAPTURE, "kind": 254, "where": ["ack"]},
+    9021: {"server_port": GUNICORN_CAPTURE, "kind": 200, "where": ["ack"]},
+    9030: {"server_port": GUNICORN_SYN, "kind": 254, "where": ["syn"]},
+    9031: {"server_port": GUNICORN_SYN, "kind": 254, "where": ["syn"], "snat": False, "claim": FORGED},
+}
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Lab]:
+    with lab(RULES) as built:
+        uvicorn = [sys.executable, "examples/toa_uvicorn.py", "--host", SERVER4, "--host", SERVER6, "--port"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "examples/toa_gunicorn_conf.py", "--bind"]
+        both = [(SERVER4, 0), (SERVER6, 0)]
+        for name, argv, port, env in [
+            ("uvicorn-capture", [*uvicorn, str(UVICORN_CAPTURE)], UVICORN_CAPTURE, {"REALIP_TOA": "capture"}),
+            ("uvicorn-saved-syn", [*uvicorn, str(UVICORN_SYN)], UVICORN_SYN, {"REALIP_TOA": "saved-syn"}),
+            (
+                "gunicorn-capture",
+                [*gunicorn, f"{SERVER4}:{GUNICORN_CAPTURE}", "examples.toa_gunicorn:app"],
+                GUNICORN_CAPTURE,
+                {"REALIP_TOA": "capture"},  # when_ready narrows the capture to the bound port
+            ),
+            (
+                "gunicorn-saved-syn",
+                [*gunicorn, f"{SERVER4}:{GUNICORN_SYN}", "examples.toa_gunicorn:app"],
+                GUNICORN_SYN,
+                {"REALIP_TOA": "saved-syn"},
+            ),
+        ]:
+            hosts = [(h, port) for h, _ in both] if name.startswith("uvicorn") else [(SERVER4, port)]
+            # gunicorn: wait until both workers have started their TOA source (post_worker_init logs it)
+            ready = None if name.startswith("uvicorn") else ("realip_toa: worker", 2)
+            built.start_server(name, argv, hosts, {**TRUSTED, **env}, ready)
+        yield built
+
+
+def check_toa(answer: dict[str, Any], client: tuple[str, int], snat: str, mode: str) -> None:
+    assert answer["mode"] == mode
+    assert (answer["client_ip"], answer["client_port"]) == client, answer
+    assert answer["source"] == "toa" and answer["peer"] == snat
+    assert answer["toa"] == list(client)
+
+
+@pytest.mark.parametrize(
+    ("vport", "what"),
+    [
+        (9000, "254/8 on the handshake ACK"),
+        (9001, "200/8 on the handshake ACK"),
+        (9002, "254/8 on the first data segment only"),
+        (9007, "254/8 on the SYN only"),
+    ],
+)
+def test_uvicorn_capture_ipv4(net: Lab, vport: int, what: str) -> None:
+    answers, client = http_get(net, VIP4, vport)
+    check_toa(answers[0], client, SNAT4, "capture")
+    assert client[0] == CLIENT4
+
+
+@pytest.mark.parametrize(("vport", "kind"), [(9003, 253), (9004, 254)])
+def test_uvicorn_capture_ipv6_client(net: Lab, vport: int, kind: int) -> None:
+    answers, client = http_get(net, VIP6, vport)
+    check_toa(answers[0], client, SNAT6, "capture")
+    assert client[0] == CLIENT6
+
+
+def test_uvicorn_capture_keep_alive_keeps_the_client(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9000, requests=3)
+    for answer in answers:
+        check_toa(answer, client, SNAT4, "capture")
+
+
+def test_forged_toa_from_an_untrusted_peer_is_ignored(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9005)
+    answer = answers[0]
+    assert answer["toa"] == [FORGED, client[1]]  # the option was there and was read...
+    assert (answer["client_ip"], answer["source"], answer["peer"]) == (CLIENT4, "peer", CLIENT4)  # ...not believed
+
+
+def test_without_toa_the_client_is_the_balancer(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9006)
+    assert (answers[0]["client_ip"], answers[0]["source"], answers[0]["toa"]) == (SNAT4, "peer", None)
+    assert client[0] == CLIENT4
+
+
+def test_uvicorn_saved_syn_ipv4_over_keep_alive(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9010, requests=2)
+    for answer in answers:  # the SYN is read once; the second request is answered from the registry
+        check_toa(answer, client, SNAT4, "saved-syn")
+
+
+def test_uvicorn_saved_syn_ipv6_client(net: Lab) -> None:
+    answers, client = http_get(net, VIP6, 9011)
+    check_toa(answers[0], client, SNAT6, "saved-syn")
+
+
+def test_saved_syn_cannot_see_an_ack_only_toa(net: Lab) -> None:
+    answers, _client = http_get(net, VIP4, 9012)
+    assert (answers[0]["client_ip"], answers[0]["source"], answers[0]["toa"]) == (SNAT4, "peer", None)
+
+
+@pytest.mark.parametrize("vport", [9020, 9021])
+def test_gunicorn_capture(net: Lab, vport: int) -> None:
+    for _ in range(3):  # two workers, each with its own capture started by post_worker_init
+        answers, client = http_get(net, VIP4, vport)
+        check_toa(answers[0], client, SNAT4, "capture")
+
+
+def test_gunicorn_saved_syn(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9030)
+    check_toa(answers[0], client, SNAT4, "saved-syn")
+
+
+def test_gunicorn_forged_toa_is_ignored(net: Lab) -> None:
+    answers, client = http_get(net, VIP4, 9031)
+    assert answers[0]["toa"] == [FORGED, client[1]]
+    assert (answers[0]["client_ip"], answers[0]["source"]) == (CLIENT4, "peer")
+
+
+def test_gunicorn_hooks_started_a_narrow_capture_in_each_worker(net: Lab) -> None:
+    log = (net.tmp / "gunicorn-capture.log").read_text()
+    assert "realip_toa: capture mode ready in the master" in log
+    assert log.count(f"capture mode on all interfaces, ports {GUNICORN_CAPTURE}, kinds") == 2
+    assert "realip_toa: saved-syn mode ready in the master" in (net.tmp / "gunicorn-saved-syn.log").read_text()
