@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import partial
+from socket import AF_INET, inet_pton
 from typing import NamedTuple
 
 from ._address import Address, parse_address
@@ -134,6 +135,9 @@ class Resolver:
         "_nslots",
         "_proto_slot",
         "_simple",
+        "_fast",
+        "_name_str",
+        "_name_bytes",
         "_slots",
         "_trust",
         "header",
@@ -183,6 +187,10 @@ class Resolver:
         self._limit = self.max_hops + 1  # entries split off per request: one more than examined, to see the limit
         # One list header and no proto header: the common deployment, walked without building Entry objects.
         self._simple = len(self.header) == 1 and self.header[0] != "forwarded" and self.proto_header is None
+        # The fast path (ASGI-style header pairs, one list header, CIDR mode) matches the name in its two forms.
+        self._fast = self._simple and trusted_hops is None and self._check_peer
+        self._name_str = self.header[0]
+        self._name_bytes = self.header[0].encode("ascii")
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 
     @property
@@ -279,6 +287,10 @@ class Resolver:
         balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
         trusted one starts the ordinary header walk.
         """
+        if self._fast and toa is None and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
+            result = self._resolve_fast(peer[0], peer[1], headers)
+            if result is not None:
+                return result
         if type(peer) is tuple and len(peer) == 2 and type(peer[0]) is str:  # ASGI's (host, port): inlined
             host: str = peer[0]
             peer_port: int | None = peer[1] if type(peer[1]) is int else None
@@ -307,6 +319,86 @@ class Resolver:
                     return _result((toa_ip, toa_port, "toa", peer_ip, proxies, None, _TOA, peer_port, 0))
                 return self._walk(peer_ip, peer_port, toa_ip, toa_port, "toa", headers)
         return self._walk(peer_ip, peer_port, peer_ip, peer_port, "peer", headers)
+
+    def _resolve_fast(self, host: object, port: object, headers: list[tuple[str | bytes, str | bytes]]) -> Result | None:
+        """The common request, in one function: an IPv4 ``(host, port)`` peer, ASGI-style header pairs, one list
+        header. Returns ``None`` (before doing any work twice) for anything else, which the general path handles.
+
+        This is :meth:`_walk` specialised, with the IPv4 parse and the trust test inlined; the property tests check
+        that both paths give the same Result for every input.
+        """
+        if type(host) is not str or ":" in host or '"' in host:
+            return None
+        try:
+            value = int.from_bytes(inet_pton(AF_INET, host.strip(" \t")), "big")
+        except (OSError, ValueError):
+            return None
+        peer_ip = host.strip(" \t")
+        peer_port = port if type(port) is int else None
+        v4_table, v6_table = self._trust.tables
+        for shift, keys in v4_table:
+            if value >> shift in keys:
+                break
+        else:
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, peer_port, 0))
+
+        name_bytes, name_str = self._name_bytes, self._name_str
+        length = len(name_str)
+        found: str | bytes | None = None
+        for name, header_value in headers:
+            if len(name) == length and (
+                name == name_bytes or name == name_str or name.lower() in (name_bytes, name_str)
+            ):
+                if found is not None:
+                    return None  # repeated lines: the general path joins them
+                found = header_value
+        if found is None:
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _NO_HEADER, peer_port, 0))
+        text_value = found if type(found) is str else found.decode("latin-1")  # type: ignore[union-attr]
+        parts = text_value.rsplit(",", self._limit)
+        if len(parts) > self._limit:
+            return None  # a long header: the general path bounds the work
+        max_hops = self.max_hops
+        client_ip: str = peer_ip
+        client_port = peer_port
+        passed = [peer_ip]
+        reason = _ALL_TRUSTED
+        examined = 0
+        source = "peer"
+        for part in reversed(parts):
+            text = part.strip(" \t")
+            if not text:
+                continue
+            if examined == max_hops:
+                reason = _HOP_LIMIT
+                break
+            examined += 1
+            if ":" in text or '"' in text:
+                address = parse_address(text)
+                if address is None:
+                    reason = _INVALID_ENTRY
+                    break
+                client_ip, client_port, v6, value = address
+            else:
+                try:
+                    value = int.from_bytes(inet_pton(AF_INET, text), "big")
+                except (OSError, ValueError):
+                    reason = _INVALID_ENTRY
+                    break
+                client_ip, client_port, v6 = text, None, False
+            source = name_str
+            for shift, keys in v6_table if v6 else v4_table:
+                if value >> shift in keys:
+                    break
+            else:
+                reason = _UNTRUSTED_ENTRY
+                break
+            passed.append(client_ip)
+        if examined == 0:
+            return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _NO_HEADER, peer_port, 0))
+        if reason is not _UNTRUSTED_ENTRY:
+            passed.pop()  # the client is the last trusted address reached, not a hop passed through
+        return _result((client_ip, client_port, source, peer_ip, tuple(passed), None, reason, peer_port, examined))
 
     def _walk(
         self,

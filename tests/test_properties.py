@@ -139,3 +139,29 @@ def test_explanation_agrees_with_the_resolver(peer: str, entries: list[str]) -> 
     last = explanation.steps[-1]
     if explanation.result.source != "peer" and last.verdict != "invalid":
         assert last.address == explanation.result.client_ip
+
+
+trusted_v4 = st.one_of(_v4("10.0.0.0/8"), _v4("100.64.0.0/10"))
+fast_entry = st.one_of(trusted_v4, trusted_v4, trusted_ip.flatmap(spelled), untrusted_ip.flatmap(spelled), junk)
+
+
+@settings(max_examples=max(400, settings.default.max_examples))
+@given(
+    st.one_of(trusted_v4, trusted_v4, untrusted_ip, junk),
+    st.integers(0, 65535),
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"x-forwarded-for", b"X-Forwarded-For", "x-forwarded-for", b"x-forwarded-fox", b"host"]),
+            st.lists(fast_entry, max_size=8).map(", ".join),
+        ),
+        max_size=3,
+    ),
+    st.integers(1, 6),
+)
+def test_fast_path_agrees_with_the_general_path(peer: str, port: int, headers: list[tuple[object, str]], hops: int) -> None:
+    """resolve() takes a specialised path for ASGI-style lists; a tuple of the same pairs takes the general one."""
+    resolver = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
+    encoded = [(name, value.encode("latin-1") if isinstance(name, bytes) else value) for name, value in headers]
+    fast = resolver.resolve((peer, port), encoded)  # type: ignore[arg-type]
+    general = resolver.resolve((peer, port), tuple(encoded))  # type: ignore[arg-type]
+    assert fast == general
