@@ -130,14 +130,14 @@ class Resolver:
 
     __slots__ = (
         "_check_peer",
+        "_fast",
         "_lengths",
         "_limit",
+        "_name_bytes",
+        "_name_str",
         "_nslots",
         "_proto_slot",
         "_simple",
-        "_fast",
-        "_name_str",
-        "_name_bytes",
         "_slots",
         "_trust",
         "header",
@@ -320,7 +320,9 @@ class Resolver:
                 return self._walk(peer_ip, peer_port, toa_ip, toa_port, "toa", headers)
         return self._walk(peer_ip, peer_port, peer_ip, peer_port, "peer", headers)
 
-    def _resolve_fast(self, host: object, port: object, headers: list[tuple[str | bytes, str | bytes]]) -> Result | None:
+    def _resolve_fast(
+        self, host: object, port: object, headers: list[tuple[str | bytes, str | bytes]]
+    ) -> Result | None:
         """The common request, in one function: an IPv4 ``(host, port)`` peer, ASGI-style header pairs, one list
         header. Returns ``None`` (before doing any work twice) for anything else, which the general path handles.
 

@@ -158,7 +158,9 @@ fast_entry = st.one_of(trusted_v4, trusted_v4, trusted_ip.flatmap(spelled), untr
     ),
     st.integers(1, 6),
 )
-def test_fast_path_agrees_with_the_general_path(peer: str, port: int, headers: list[tuple[object, str]], hops: int) -> None:
+def test_fast_path_agrees_with_the_general_path(
+    peer: str, port: int, headers: list[tuple[object, str]], hops: int
+) -> None:
     """resolve() takes a specialised path for ASGI-style lists; a tuple of the same pairs takes the general one."""
     resolver = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
     encoded = [(name, value.encode("latin-1") if isinstance(name, bytes) else value) for name, value in headers]
