@@ -1,0 +1,290 @@
+"""Level 3, whole server: requests per second of a hello-world, bare vs realip vs the peer's middleware.
+
+Every configuration runs as its own server process on 127.0.0.1 (a socket bound here on a free port and passed
+down, so nothing can take the port), all started up front and stopped at the end whatever happens. A load
+generator in a separate process (``wrk``, else ``python -m benchmarks.loadgen``) drives one server at a time for a
+fixed number of seconds. Each round runs every wrapped configuration, in a shuffled order, right next to a run of
+its bare server, so "share of bare" compares runs seconds apart and a busy machine's drift mostly cancels.
+Before timing, one request per server checks the client address it answers with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .apps import SERVER_TRUSTED
+from .timing import Stats, stats
+
+__all__ = ["CONFIGS", "ServerConfig", "ServerRow", "measure_servers"]
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+#: The request every configuration serves: S3 (CLB -> ingress -> app), seen from a trusted loopback peer.
+XFF = "198.51.100.7, 100.64.3.4"
+EXPECTED = "198.51.100.7"
+
+# uvicorn binds the port itself: given a socket with --fd it wraps it as AF_UNIX, so asyncio never sets TCP_NODELAY
+# on accepted connections and every response stalls ~40 ms on Nagle + delayed ACK (about 200 requests/s).
+_UVICORN = [
+    "-m",
+    "uvicorn",
+    "--host",
+    HOST,
+    "--port",
+    "{port}",
+    "--lifespan",
+    "off",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
+_GUNICORN = ["-m", "gunicorn", "--bind", "fd://{fd}", "--workers", "1", "--log-level", "warning"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One server configuration: its name, the server, the middleware, and the command line."""
+
+    name: str
+    server: str
+    middleware: str
+    argv: tuple[str, ...]
+
+
+CONFIGS: tuple[ServerConfig, ...] = (
+    ServerConfig("uvicorn-bare", "uvicorn", "none", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_bare")),
+    ServerConfig(
+        "uvicorn-realip", "uvicorn", "realip.asgi", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_realip")
+    ),
+    ServerConfig(
+        "uvicorn-proxy-headers",
+        "uvicorn",
+        "uvicorn --proxy-headers",
+        (*_UVICORN, "--proxy-headers", "--forwarded-allow-ips", ",".join(SERVER_TRUSTED), "benchmarks.apps:asgi_bare"),
+    ),
+    ServerConfig(
+        "uvicorn-hypercorn",
+        "uvicorn",
+        "hypercorn ProxyFix",
+        (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_hypercorn"),
+    ),
+    ServerConfig("gunicorn-bare", "gunicorn", "none", (*_GUNICORN, "benchmarks.apps:wsgi_bare")),
+    ServerConfig("gunicorn-realip", "gunicorn", "realip.wsgi", (*_GUNICORN, "benchmarks.apps:wsgi_realip")),
+    ServerConfig("gunicorn-werkzeug", "gunicorn", "werkzeug ProxyFix", (*_GUNICORN, "benchmarks.apps:wsgi_werkzeug")),
+)
+
+
+@dataclass
+class ServerRow:
+    """One configuration's throughput and answer (or why it did not run)."""
+
+    config: ServerConfig
+    stats: Stats | None = None
+    #: Throughput over the same server's bare throughput, per round (paired, so drift between rounds cancels).
+    share: Stats | None = None
+    answer: str | None = None
+    note: str = ""
+
+
+def _ask(port: int) -> str | None:
+    """The body (the client the app saw) for one request carrying the S3 header; ``None`` if no answer."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        connection.request("GET", "/", headers={"X-Forwarded-For": XFF})
+        return connection.getresponse().read().decode("latin-1")
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _start(config: ServerConfig, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Launch one server: on a socket bound here (``{fd}``), else on a port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, 0))
+        port = int(listener.getsockname()[1])
+        uses_fd = any("{fd}" in arg for arg in config.argv)
+        if uses_fd:
+            listener.listen(1024)
+            listener.set_inheritable(True)
+        else:
+            listener.close()  # the server binds this port itself
+        fd = str(listener.fileno()) if uses_fd else ""
+        argv = [sys.executable, *(arg.replace("{fd}", fd).replace("{port}", str(port)) for arg in config.argv)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=(listener.fileno(),) if uses_fd else (),
+                start_new_session=True,
+            )
+    return process, port
+
+
+@contextlib.contextmanager
+def _servers(configs: tuple[ServerConfig, ...], timeout: float) -> Iterator[dict[str, int | str]]:
+    """Start every configuration; yield name -> port (or the reason it failed); always stop them all."""
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
+    ports: dict[str, int | str] = {}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REALIP_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    try:
+        for config in configs:
+            handle, name = tempfile.mkstemp(prefix=f"realip-bench-{config.name}-", suffix=".log")
+            os.close(handle)
+            logs[config.name] = Path(name)
+            processes[config.name], ports[config.name] = _start(config, env, logs[config.name])
+        deadline = time.monotonic() + timeout
+        for config in configs:
+            retries = 2
+            while True:
+                port, process = ports[config.name], processes[config.name]
+                assert isinstance(port, int)
+                if _ask(port) is not None:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log = logs[config.name].read_text(errors="replace")
+                    if "in use" in log and retries:  # the port was taken between our probe and its bind
+                        retries -= 1
+                        processes[config.name], ports[config.name] = _start(config, env, logs[config.name])
+                        continue
+                    lines = log.strip().splitlines()
+                    ports[config.name] = f"did not start: {' / '.join(lines[-3:]) or 'no output'}"
+                    break
+                time.sleep(0.05)
+        yield ports
+    finally:
+        for process in processes.values():
+            _stop(process)
+        for path in logs.values():
+            path.unlink(missing_ok=True)
+
+
+def _wrk(port: int, seconds: float, connections: int) -> float:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "2s",
+        "-H",
+        f"X-Forwarded-For: {XFF}",
+        f"http://{HOST}:{port}/",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    match = re.search(r"Requests/sec:\s*([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no Requests/sec: {output!r}")
+    return float(match.group(1))
+
+
+def _python_loadgen(port: int, seconds: float, connections: int) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.loadgen",
+        f"http://{HOST}:{port}/",
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+        "--header",
+        f"X-Forwarded-For: {XFF}",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True, cwd=ROOT)
+    return float(output.stdout.split(":")[1])
+
+
+def load_generator(seconds: float) -> tuple[str, Callable[[int, float, int], float]]:
+    """``wrk`` when installed and the run is at least a second long, else the Python load generator."""
+    if shutil.which("wrk") and seconds >= 1:
+        return "wrk -t1", _wrk
+    return "python -m benchmarks.loadgen", _python_loadgen
+
+
+def measure_servers(
+    rounds: int,
+    seconds: float,
+    connections: int = 8,
+    configs: tuple[ServerConfig, ...] = CONFIGS,
+    progress: Callable[[str], None] = lambda line: None,
+    seed: int = 7,
+    warm_up: bool = True,
+) -> tuple[list[ServerRow], str]:
+    """Requests/s of every configuration (median over ``rounds`` runs of ``seconds``) and a note on the method."""
+    generator, drive = load_generator(seconds)
+    rows = {config.name: ServerRow(config) for config in configs}
+    with _servers(configs, timeout=30.0) as ports:
+        live: list[tuple[ServerConfig, int]] = []
+        for config in configs:
+            port = ports[config.name]
+            if isinstance(port, str):
+                rows[config.name].note = port
+                continue
+            rows[config.name].answer = _ask(port)
+            live.append((config, port))
+        samples: dict[str, list[float]] = {config.name: [] for config, _ in live}
+        shares: dict[str, list[float]] = {config.name: [] for config, _ in live}
+        bare_ports = {config.server: port for config, port in live if config.middleware == "none"}
+        for _config, port in live if warm_up else ():  # imports, first connections, caches
+            drive(port, min(seconds, 1.0), connections)
+        rng = random.Random(seed)
+        wrapped = [(config, port) for config, port in live if config.middleware != "none"]
+        for index in range(rounds):
+            rng.shuffle(wrapped)
+            for config, port in wrapped:
+                # Each wrapped run is paired with a bare run of the same server right next to it (in random
+                # order), so the share of bare compares two runs seconds apart, not the two ends of a round.
+                bare_port = bare_ports.get(config.server)
+                pair = [("mine", port)] + ([("bare", bare_port)] if bare_port is not None else [])
+                rng.shuffle(pair)
+                rates = {role: drive(where, seconds, connections) for role, where in pair}
+                samples[config.name].append(rates["mine"])
+                if "bare" in rates:
+                    samples[f"{config.server}-bare"].append(rates["bare"])
+                    shares[config.name].append(rates["mine"] / rates["bare"])
+            progress(f"server round {index + 1}/{rounds}")
+    for name, values in samples.items():
+        if values:
+            rows[name].stats = stats(values)
+        if shares[name]:
+            rows[name].share = stats(shares[name])
+    note = (
+        f"{generator}, {connections} connections, runs of {seconds:g}s, 1 worker per server; {rounds} rounds, each "
+        "running every wrapped configuration next to a run of its bare server (share of bare = median of those pairs)"
+    )
+    return list(rows.values()), note

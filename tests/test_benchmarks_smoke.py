@@ -1,0 +1,89 @@
+"""The benchmark harness, run with tiny sample counts: the report has every table and every answer, right or
+marked wrong. No timing is asserted anywhere: timings here are meaningless by design.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.report import LEVEL1, LEVEL2, Results, targets
+from benchmarks.scenarios import SCENARIOS, requests, verdict
+from benchmarks.server import CONFIGS, EXPECTED, measure_servers
+
+#: Peers whose answer must be right on every scenario (the rest are hop counters or best-effort pickers).
+ALWAYS_RIGHT = ("realip", "realip-asgi", "realip-wsgi")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Results, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    results = main(["--quick", "--rounds", "2", "--pool", "40", "--batch-ms", "0.1", "--no-server", "--quiet",
+                    "--out", str(out)])  # fmt: skip
+    return results, out
+
+
+def test_every_cell_has_an_answer_and_a_timing(run: tuple[Results, Path]) -> None:
+    results, _ = run
+    for scenario in SCENARIOS:
+        for mode in ("warm", "distinct"):
+            for name in {*LEVEL1, *LEVEL2}:
+                cell = results.cell(scenario.key, mode, name)
+                assert cell is not None, (scenario.key, mode, name)
+                if name.startswith("floor") and scenario.key == "S5":
+                    assert cell.note == "not applicable"  # the floor parses plain IPv4 only
+                    continue
+                assert cell.stats is not None and len(cell.samples) == 2, (cell, cell.note)
+                assert cell.answer, (scenario.key, mode, name)
+                assert cell.verdict in ("ok", "noncanonical", "wrong")
+                assert cell.checked == (1 if mode == "warm" else 40)
+
+
+def test_realip_is_right_everywhere_and_forgeries_are_caught(run: tuple[Results, Path]) -> None:
+    results, _ = run
+    for scenario in SCENARIOS:
+        for mode in ("warm", "distinct"):
+            for name in ALWAYS_RIGHT:
+                cell = results.cell(scenario.key, mode, name)
+                assert cell is not None and cell.verdict == "ok" and cell.wrong == 0, cell
+    # S7: a direct client forging X-Forwarded-For fools every hop counter; the verdicts must say so.
+    for name in ("werkzeug", "hypercorn", "python-ipware"):
+        cell = results.cell("S7", "warm", name)
+        assert cell is not None and cell.answer == "192.0.2.66" and cell.verdict == "wrong"
+
+
+def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
+    results, out = run
+    text = (out / "benchmarks.md").read_text(encoding="utf-8")
+    for heading in ("## Scenarios", "## Level 1", "## Level 2", "## Level 3", "## Level 4", "## Targets"):
+        assert heading in text
+    for scenario in SCENARIOS:
+        assert f"| {scenario.key} {scenario.title} |" in text
+    assert text.count("✓") >= 7 * len(ALWAYS_RIGHT) and "✗" in text
+    png = (out / "benchmarks.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    rows = targets(results)
+    assert len(rows) == 21
+    timed = [row for row in rows if not row.target.startswith(("server", "TOA"))]
+    assert all(row.ratio is not None and row.met is not None for row in timed), timed
+    assert re.search(r"\| S3 within 1\.5x of the composite floor \| S3 warm \| [\d.]+ µs \|", text)
+
+
+def test_distinct_mode_rotates_every_address() -> None:
+    pool = requests(SCENARIOS[2], distinct=True, count=500)
+    assert len({r.peer[0] for r in pool}) > 450 and len({r.expected for r in pool}) > 300
+    assert all(r.xff is not None and r.xff.startswith(r.expected) for r in pool)
+    assert verdict("2001:DB8::7", "2001:db8::7") == "noncanonical"
+    assert verdict("[2001:db8::7]:4711", "2001:db8::7") == "wrong"
+
+
+def test_whole_server_level_answers_through_every_configuration() -> None:
+    rows, note = measure_servers(rounds=1, seconds=0.2, connections=2, warm_up=False)
+    assert "benchmarks.loadgen" in note  # sub-second runs use the Python load generator
+    assert [row.config.name for row in rows] == [config.name for config in CONFIGS]
+    for row in rows:
+        assert row.stats is not None and row.stats.median > 0, (row.config.name, row.note)
+        assert row.answer == ("127.0.0.1" if row.config.middleware == "none" else EXPECTED), row
