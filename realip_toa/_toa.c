@@ -173,34 +173,117 @@ static int toa_parse_packet(const unsigned char *data, size_t n,
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* (kind, packed address, port), built directly: this runs once per captured packet. */
 static PyObject *toa_option_object(const toa_option *opt)
 {
+    PyObject *kind, *addr, *port, *result;
     if (!opt->found)
         Py_RETURN_NONE;
-    return Py_BuildValue("(iy#I)", (int)opt->kind, (const char *)opt->addr, (Py_ssize_t)opt->addr_len, opt->port);
+    kind = PyLong_FromLong((long)opt->kind);
+    addr = PyBytes_FromStringAndSize((const char *)opt->addr, (Py_ssize_t)opt->addr_len);
+    port = PyLong_FromUnsignedLong((unsigned long)opt->port);
+    result = PyTuple_New(3);
+    if (kind == NULL || addr == NULL || port == NULL || result == NULL) {
+        Py_XDECREF(kind);
+        Py_XDECREF(addr);
+        Py_XDECREF(port);
+        Py_XDECREF(result);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, kind);  /* steals the references */
+    PyTuple_SET_ITEM(result, 1, addr);
+    PyTuple_SET_ITEM(result, 2, port);
+    return result;
+}
+
+/* A bytes-like argument as a buffer: bytes directly (the common case, no copy, no buffer protocol), others through
+ * the buffer protocol. Returns 0, or -1 with TypeError set. Release with toa_release. */
+static int toa_buffer(PyObject *obj, Py_buffer *view, const char *what)
+{
+    if (PyBytes_CheckExact(obj)) {
+        view->obj = NULL;
+        view->buf = PyBytes_AS_STRING(obj);
+        view->len = PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a bytes-like object, not %.100s", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static void toa_release(Py_buffer *view)
+{
+    if (view->obj != NULL)
+        PyBuffer_Release(view);
+}
+
+/* Parse the (data, kinds) arguments shared by both functions; 0 on success. */
+static int toa_args(PyObject *const *args, Py_ssize_t nargs, const char *name, const char *what,
+                    Py_buffer *data, Py_buffer *kinds)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly 2 arguments (%zd given)", name, nargs);
+        return -1;
+    }
+    if (toa_buffer(args[0], data, what) != 0)
+        return -1;
+    if (toa_buffer(args[1], kinds, "kinds") != 0) {
+        toa_release(data);
+        return -1;
+    }
+    if (toa_check_kinds(kinds->buf, (size_t)kinds->len) != 0) {
+        toa_release(data);
+        toa_release(kinds);
+        PyErr_SetString(PyExc_ValueError,
+                        "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)");
+        return -1;
+    }
+    return 0;
+}
+
+/* (ip_version, src, sport, dst, dport, tcp_flags, toa), built directly: this runs once per captured packet. */
+static PyObject *toa_packet_object(const toa_packet *pkt)
+{
+    PyObject *items[7];
+    PyObject *result;
+    int i;
+    items[0] = PyLong_FromLong((long)pkt->version);
+    items[1] = PyBytes_FromStringAndSize((const char *)pkt->src, (Py_ssize_t)pkt->addr_len);
+    items[2] = PyLong_FromUnsignedLong((unsigned long)pkt->sport);
+    items[3] = PyBytes_FromStringAndSize((const char *)pkt->dst, (Py_ssize_t)pkt->addr_len);
+    items[4] = PyLong_FromUnsignedLong((unsigned long)pkt->dport);
+    items[5] = PyLong_FromUnsignedLong((unsigned long)pkt->flags);
+    items[6] = toa_option_object(&pkt->toa);
+    result = PyTuple_New(7);
+    for (i = 0; i < 7; i++) {
+        if (items[i] == NULL || result == NULL) {
+            for (i = 0; i < 7; i++)
+                Py_XDECREF(items[i]);
+            Py_XDECREF(result);
+            return NULL;
+        }
+    }
+    for (i = 0; i < 7; i++)
+        PyTuple_SET_ITEM(result, i, items[i]);  /* steals the references */
+    return result;
 }
 
 PyDoc_STRVAR(parse_options_doc,
 "parse_options(options, kinds, /)\n--\n\n"
 "First honoured TOA in a TCP options block as (kind, packed address, port), else None.");
 
-static PyObject *py_parse_options(PyObject *module, PyObject *args)
+static PyObject *py_parse_options(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer options, kinds;
     toa_option opt;
     (void)module;
-    if (!PyArg_ParseTuple(args, "y*y*:parse_options", &options, &kinds))
+    if (toa_args(args, nargs, "parse_options", "options", &options, &kinds) != 0)
         return NULL;
-    if (toa_check_kinds(kinds.buf, (size_t)kinds.len) != 0) {
-        PyBuffer_Release(&options);
-        PyBuffer_Release(&kinds);
-        PyErr_SetString(PyExc_ValueError,
-                        "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)");
-        return NULL;
-    }
     toa_scan(options.buf, 0, (size_t)options.len, kinds.buf, (size_t)kinds.len, &opt);
-    PyBuffer_Release(&options);
-    PyBuffer_Release(&kinds);
+    toa_release(&options);
+    toa_release(&kinds);
     return toa_option_object(&opt);
 }
 
@@ -208,41 +291,26 @@ PyDoc_STRVAR(parse_packet_doc,
 "parse_packet(packet, kinds, /)\n--\n\n"
 "Parse an IPv4/IPv6 TCP packet: (ip_version, src, sport, dst, dport, tcp_flags, toa), else None.");
 
-static PyObject *py_parse_packet(PyObject *module, PyObject *args)
+static PyObject *py_parse_packet(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer packet, kinds;
     toa_packet pkt;
     int ok;
-    PyObject *toa, *result;
     (void)module;
-    if (!PyArg_ParseTuple(args, "y*y*:parse_packet", &packet, &kinds))
+    if (toa_args(args, nargs, "parse_packet", "packet", &packet, &kinds) != 0)
         return NULL;
-    if (toa_check_kinds(kinds.buf, (size_t)kinds.len) != 0) {
-        PyBuffer_Release(&packet);
-        PyBuffer_Release(&kinds);
-        PyErr_SetString(PyExc_ValueError,
-                        "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)");
-        return NULL;
-    }
     memset(&pkt, 0, sizeof pkt);
     ok = toa_parse_packet(packet.buf, (size_t)packet.len, kinds.buf, (size_t)kinds.len, &pkt);
-    PyBuffer_Release(&packet);
-    PyBuffer_Release(&kinds);
+    toa_release(&packet);
+    toa_release(&kinds);
     if (!ok)
         Py_RETURN_NONE;
-    toa = toa_option_object(&pkt.toa);
-    if (toa == NULL)
-        return NULL;
-    result = Py_BuildValue("(iy#Iy#IIN)", pkt.version,
-                           (const char *)pkt.src, (Py_ssize_t)pkt.addr_len, pkt.sport,
-                           (const char *)pkt.dst, (Py_ssize_t)pkt.addr_len, pkt.dport,
-                           pkt.flags, toa);
-    return result;
+    return toa_packet_object(&pkt);
 }
 
 static PyMethodDef toa_methods[] = {
-    {"parse_options", py_parse_options, METH_VARARGS, parse_options_doc},
-    {"parse_packet", py_parse_packet, METH_VARARGS, parse_packet_doc},
+    {"parse_options", (PyCFunction)(void (*)(void))py_parse_options, METH_FASTCALL, parse_options_doc},
+    {"parse_packet", (PyCFunction)(void (*)(void))py_parse_packet, METH_FASTCALL, parse_packet_doc},
     {NULL, NULL, 0, NULL},
 };
 
