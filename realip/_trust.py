@@ -32,7 +32,7 @@ _MAPPED_BASE = 0xFFFF << 32
 class TrustedNetworks:
     """Networks as ``{prefix length: set of network numbers}`` per family, so a test is a few set lookups."""
 
-    __slots__ = ("_v4", "_v6", "networks", "tables", "unix")
+    __slots__ = ("_v4", "_v6", "networks", "octets", "tables", "unix")
 
     def __init__(self, networks: Iterable[netaddr.IPNetwork], unix: bool) -> None:
         merged = netaddr.cidr_merge(list(networks))
@@ -44,6 +44,18 @@ class TrustedNetworks:
         self._v6 = self._index(net for net in merged if net.version == 6)
         #: ``(IPv4 table, IPv6 table)`` of ``(shift, network numbers)`` pairs, for callers that inline the test.
         self.tables = (self._v4, self._v6)
+        #: IPv4 by first octet: 0 nothing trusted in that /8, 1 all of it trusted, 2 part of it (ask the table).
+        #: Most IPv4 addresses are decided by this one index.
+        octets = bytearray(256)
+        for net in merged:
+            if net.version != 4:
+                continue
+            first = int(net.network) >> 24
+            if net.prefixlen <= 8:
+                octets[first : first + (1 << (8 - net.prefixlen))] = b"\x01" * (1 << (8 - net.prefixlen))
+            elif octets[first] == 0:
+                octets[first] = 2
+        self.octets = bytes(octets)
 
     @staticmethod
     def _index(networks: Iterable[netaddr.IPNetwork]) -> tuple[tuple[int, frozenset[int]], ...]:
@@ -56,6 +68,10 @@ class TrustedNetworks:
 
     def contains(self, value: int, v6: bool) -> bool:
         """Whether the address with this integer value (and family) is in a trusted network."""
+        if not v6:
+            octet = self.octets[value >> 24]
+            if octet != 2:
+                return octet == 1
         for shift, keys in self._v6 if v6 else self._v4:
             if value >> shift in keys:
                 return True

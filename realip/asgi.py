@@ -27,8 +27,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .diagnostics import FailureLog, report
-from .resolver import Resolver, Result, resolver_from_options
+from .diagnostics import WARNING_REASONS, FailureLog, report
+from .resolver import Resolver, resolver_from_options
 from .toa import toa_source
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
@@ -86,33 +86,27 @@ class RealIPMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
         if kind == "http" or kind == "websocket":
-            self._apply(scope, kind)
+            # One frame on the hot path: resolve, then write; everything is computed before the scope is touched.
+            try:
+                toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
+                result = self._resolve(scope.get("client"), scope.get("headers") or (), toa)
+                state = scope.get("state")
+                if state is None:
+                    state = {}
+                elif not isinstance(state, MutableMapping):
+                    raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
+                scheme = result.scheme if self._proto else None
+                if scheme is not None and kind == "websocket":
+                    scheme = _WEBSOCKET_SCHEMES[scheme]
+            except Exception:
+                self._log_failure(scope.get("client"))
+            else:
+                if result.client_ip is not None:
+                    scope["client"] = (result.client_ip, result.client_port or 0)
+                if scheme is not None:
+                    scope["scheme"] = scheme
+                state["realip"] = result
+                scope["state"] = state
+                if result.reason in WARNING_REASONS:
+                    report(result)
         await self.app(scope, receive, send)
-
-    def _apply(self, scope: Scope, kind: str) -> None:
-        """Resolve and rewrite the scope; on any failure, log (once) and leave the scope as it was."""
-        try:
-            toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
-            result = self._resolve(scope.get("client"), scope.get("headers") or (), toa)
-            state = scope.get("state")
-            if state is None:
-                state = {}
-            elif not isinstance(state, MutableMapping):
-                raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
-            scheme = None
-            if self._proto and result.scheme is not None:
-                scheme = _WEBSOCKET_SCHEMES[result.scheme] if kind == "websocket" else result.scheme
-        except Exception:
-            self._log_failure(scope.get("client"))
-            return
-        self._write(scope, state, result, scheme)
-        report(result)
-
-    @staticmethod
-    def _write(scope: Scope, state: MutableMapping[str, Any], result: Result, scheme: str | None) -> None:
-        if result.client_ip is not None:
-            scope["client"] = (result.client_ip, result.client_port or 0)
-        if scheme is not None:
-            scope["scheme"] = scheme
-        state["realip"] = result
-        scope["state"] = state

@@ -11,7 +11,7 @@ import time
 
 from .resolver import Reason, Result
 
-__all__ = ["INTERVAL", "FailureLog", "logger", "report"]
+__all__ = ["INTERVAL", "WARNING_REASONS", "FailureLog", "logger", "report"]
 
 logger = logging.getLogger("realip")
 
@@ -32,6 +32,10 @@ _MESSAGES = {
         "raise max_hops if your chain is really that long, or narrow trusted_proxies."
     ),
 }
+
+
+#: The reasons :func:`report` may warn about: adapters skip the call for every other result.
+WARNING_REASONS = frozenset(_MESSAGES)
 
 
 def report(result: Result, *, now: float | None = None) -> None:

@@ -329,20 +329,20 @@ class Resolver:
         This is :meth:`_walk` specialised, with the IPv4 parse and the trust test inlined; the property tests check
         that both paths give the same Result for every input.
         """
-        if type(host) is not str or ":" in host or '"' in host:
+        if type(host) is not str or ":" in host:
             return None
-        try:
-            value = int.from_bytes(inet_pton(AF_INET, host.strip(" \t")), "big")
+        try:  # inet_pton takes only the canonical dotted quad: spaces, quotes and the like go the general way
+            value = int.from_bytes(inet_pton(AF_INET, host), "big")
         except (OSError, ValueError):
             return None
-        peer_ip = host.strip(" \t")
+        peer_ip = host
         peer_port = port if type(port) is int else None
-        v4_table, v6_table = self._trust.tables
-        for shift, keys in v4_table:
-            if value >> shift in keys:
-                break
-        else:
+        trust = self._trust
+        octets = trust.octets
+        octet = octets[value >> 24]
+        if octet == 0 or (octet == 2 and not trust.contains(value, False)):
             return _result((peer_ip, peer_port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, peer_port, 0))
+        v4_table, v6_table = trust.tables
 
         name_bytes, name_str = self._name_bytes, self._name_str
         length = len(name_str)
@@ -375,20 +375,29 @@ class Resolver:
                 reason = _HOP_LIMIT
                 break
             examined += 1
-            if ":" in text or '"' in text:
-                address = parse_address(text)
-                if address is None:
+            if ":" not in text:
+                try:  # the plain dotted quad, in C
+                    value = int.from_bytes(inet_pton(AF_INET, text), "big")
+                    client_ip, client_port, v6 = text, None, False
+                    address = None
+                except (OSError, ValueError):  # quoted, or not an address: the general parse decides
+                    address = parse_address(text) or ()
+            else:  # a port or IPv6: the general parse, without an exception
+                address = parse_address(text) or ()
+            if address is not None:
+                if not address:
                     reason = _INVALID_ENTRY
                     break
                 client_ip, client_port, v6, value = address
-            else:
-                try:
-                    value = int.from_bytes(inet_pton(AF_INET, text), "big")
-                except (OSError, ValueError):
-                    reason = _INVALID_ENTRY
-                    break
-                client_ip, client_port, v6 = text, None, False
             source = name_str
+            if not v6:
+                octet = octets[value >> 24]
+                if octet == 1:
+                    passed.append(client_ip)
+                    continue
+                if octet == 0:
+                    reason = _UNTRUSTED_ENTRY
+                    break
             for shift, keys in v6_table if v6 else v4_table:
                 if value >> shift in keys:
                     break

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
-from .diagnostics import FailureLog, report
+from .diagnostics import WARNING_REASONS, FailureLog, report
 from .resolver import Resolver, Result, resolver_from_options
 from .toa import toa_source
 
@@ -116,7 +116,8 @@ class RealIPMiddleware:
         if RESULT_KEY not in environ:
             result = self.resolve(environ)
             self._write(environ, result)
-            report(result)
+            if result.reason in WARNING_REASONS:
+                report(result)
         return self.app(environ, start_response)
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
@@ -130,7 +131,12 @@ class RealIPMiddleware:
         try:
             if not self._warned:
                 self._check_server(environ)
-            headers = [(name, environ[key]) for name, key in self._keys if key in environ]
+            if len(self._keys) == 1:  # the common case: one header, no list to build from a loop
+                name, key = self._keys[0]
+                value = environ.get(key)
+                headers = [] if value is None else [(name, value)]
+            else:
+                headers = [(name, environ[key]) for name, key in self._keys if key in environ]
             toa = self._toa.lookup_wsgi(environ) if self._toa is not None else None
             return self._resolve(peer, headers, toa)
         except Exception:
@@ -155,9 +161,10 @@ class RealIPMiddleware:
             environ["wsgi.url_scheme"] = result.scheme
 
     def _check_server(self, environ: WSGIEnvironment) -> None:
+        """Warn once if the server folds look-alike header names; the check itself runs on the first request only."""
+        self._warned = True
         software = environ.get("SERVER_SOFTWARE")
         if isinstance(software, str) and software.startswith(_WSGIREF_SOFTWARE) and not environ.get(STRICT_KEY):
-            self._warned = True
             logger.warning(
                 "realip: wsgiref folds a look-alike header such as X_Forwarded_For into %s; behind a proxy that "
                 "forwards such headers a client could choose the address read. Serve with "
