@@ -2,7 +2,7 @@
 
 The balancer (``lab_lb.py``) replaces the client's source with its SNAT address and inserts the TOA option per
 virtual port (kind, length, which packets). Real servers (uvicorn and gunicorn, the runnable examples) resolve the
-client with ``TOASource`` + ``Resolver.resolve(..., toa=...)`` and answer with it. The balancer's SNAT addresses are
+client through the adapters' ``toa=`` option (``TOASource`` + ``Resolver.resolve(..., toa=...)``) and answer with it. The balancer's SNAT addresses are
 the only trusted proxies. Needs root (namespaces, raw sockets): CI has it; these tests never skip.
 """
 
@@ -19,6 +19,7 @@ from .lab import CLIENT4, CLIENT6, SERVER4, SERVER6, SNAT4, SNAT6, VIP4, VIP6, L
 TRUSTED = {"REALIP_TRUSTED_PROXIES": f"{SNAT4},{SNAT6}"}
 UVICORN_CAPTURE, UVICORN_SYN, GUNICORN_CAPTURE, GUNICORN_SYN = 8000, 8100, 8200, 8300
 FORGED = "192.0.2.99"
+APP = "examples.toa_gunicorn:app"
 
 #: Virtual port -> (server port, TOA kind or None, packets that carry it, whether the balancer SNATs).
 RULES: dict[int, dict[str, Any]] = {
@@ -30,13 +31,18 @@ RULES: dict[int, dict[str, Any]] = {
     9005: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["syn", "ack"], "snat": False, "claim": FORGED},
     9006: {"server_port": UVICORN_CAPTURE},  # full NAT without TOA
     9007: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["syn"]},
+    9008: {"server_port": UVICORN_CAPTURE, "kind": 201, "where": ["ack"]},  # used over IPv6: 201/20 (JD)
     9010: {"server_port": UVICORN_SYN, "kind": 254, "where": ["syn"]},
     9011: {"server_port": UVICORN_SYN, "kind": 253, "where": ["syn"]},
     9012: {"server_port": UVICORN_SYN, "kind": 254, "where": ["ack"]},  # the SYN carries nothing
     9020: {"server_port": GUNICORN_CAPTURE, "kind": 254, "where": ["ack"]},
     9021: {"server_port": GUNICORN_CAPTURE, "kind": 200, "where": ["ack"]},
+    9022: {"server_port": GUNICORN_CAPTURE, "kind": 253, "where": ["ack"]},  # the IPv6 formats, over IPv6
+    9023: {"server_port": GUNICORN_CAPTURE, "kind": 254, "where": ["ack"]},
+    9024: {"server_port": GUNICORN_CAPTURE, "kind": 201, "where": ["ack"]},
     9030: {"server_port": GUNICORN_SYN, "kind": 254, "where": ["syn"]},
     9031: {"server_port": GUNICORN_SYN, "kind": 254, "where": ["syn"], "snat": False, "claim": FORGED},
+    9032: {"server_port": GUNICORN_SYN, "kind": 253, "where": ["syn"]},  # over IPv6
 }
 
 
@@ -51,18 +57,18 @@ def net() -> Iterator[Lab]:
             ("uvicorn-saved-syn", [*uvicorn, str(UVICORN_SYN)], UVICORN_SYN, {"REALIP_TOA": "saved-syn"}),
             (
                 "gunicorn-capture",
-                [*gunicorn, f"{SERVER4}:{GUNICORN_CAPTURE}", "examples.toa_gunicorn:app"],
+                [*gunicorn, f"{SERVER4}:{GUNICORN_CAPTURE}", "--bind", f"[{SERVER6}]:{GUNICORN_CAPTURE}", APP],
                 GUNICORN_CAPTURE,
                 {"REALIP_TOA": "capture"},  # when_ready narrows the capture to the bound port
             ),
             (
                 "gunicorn-saved-syn",
-                [*gunicorn, f"{SERVER4}:{GUNICORN_SYN}", "examples.toa_gunicorn:app"],
+                [*gunicorn, f"{SERVER4}:{GUNICORN_SYN}", "--bind", f"[{SERVER6}]:{GUNICORN_SYN}", APP],
                 GUNICORN_SYN,
                 {"REALIP_TOA": "saved-syn"},
             ),
         ]:
-            hosts = [(h, port) for h, _ in both] if name.startswith("uvicorn") else [(SERVER4, port)]
+            hosts = [(h, port) for h, _ in both]
             # gunicorn: wait until both workers have started their TOA source (post_worker_init logs it)
             ready = None if name.startswith("uvicorn") else ("realip_toa: worker", 2)
             built.start_server(name, argv, hosts, {**TRUSTED, **env}, ready)
@@ -91,7 +97,7 @@ def test_uvicorn_capture_ipv4(net: Lab, vport: int, what: str) -> None:
     assert client[0] == CLIENT4
 
 
-@pytest.mark.parametrize(("vport", "kind"), [(9003, 253), (9004, 254)])
+@pytest.mark.parametrize(("vport", "kind"), [(9003, 253), (9004, 254), (9008, 201)])
 def test_uvicorn_capture_ipv6_client(net: Lab, vport: int, kind: int) -> None:
     answers, client = http_get(net, VIP6, vport)
     check_toa(answers[0], client, SNAT6, "capture")
@@ -140,9 +146,21 @@ def test_gunicorn_capture(net: Lab, vport: int) -> None:
         check_toa(answers[0], client, SNAT4, "capture")
 
 
+@pytest.mark.parametrize(("vport", "kind"), [(9022, 253), (9023, 254), (9024, 201)])
+def test_gunicorn_capture_ipv6_client(net: Lab, vport: int, kind: int) -> None:
+    answers, client = http_get(net, VIP6, vport)
+    check_toa(answers[0], client, SNAT6, "capture")
+    assert client[0] == CLIENT6
+
+
 def test_gunicorn_saved_syn(net: Lab) -> None:
     answers, client = http_get(net, VIP4, 9030)
     check_toa(answers[0], client, SNAT4, "saved-syn")
+
+
+def test_gunicorn_saved_syn_ipv6_client(net: Lab) -> None:
+    answers, client = http_get(net, VIP6, 9032)
+    check_toa(answers[0], client, SNAT6, "saved-syn")
 
 
 def test_gunicorn_forged_toa_is_ignored(net: Lab) -> None:
