@@ -141,6 +141,9 @@ def run_server(
         if any("{fd}" in arg for arg in argv):
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # uvicorn wraps an inherited fd as AF_UNIX, so asyncio never sets TCP_NODELAY on its connections and
+            # every keep-alive reply would wait ~40 ms for a delayed ACK; accepted sockets inherit it from here.
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             listener.bind((HOST, 0))
             listener.listen(128)
             listener.set_inheritable(True)

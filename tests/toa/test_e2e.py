@@ -2,8 +2,8 @@
 
 The balancer (``lab_lb.py``) replaces the client's source with its SNAT address and inserts the TOA option per
 virtual port (kind, length, which packets). Real servers (uvicorn and gunicorn, the runnable examples) resolve the
-client through the adapters' ``toa=`` option (``TOASource`` + ``Resolver.resolve(..., toa=...)``) and answer with it. The balancer's SNAT addresses are
-the only trusted proxies. Needs root (namespaces, raw sockets): CI has it; these tests never skip.
+client through the adapters' ``toa=`` option and answer with it. The balancer's SNAT addresses are the only trusted
+proxies. Needs root (namespaces, raw sockets): CI has it; these tests never skip.
 """
 
 from __future__ import annotations
