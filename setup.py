@@ -1,7 +1,8 @@
-"""Build the optional C parser for ``realip_toa`` (all metadata lives in pyproject.toml).
+"""Build the optional C extensions (all metadata lives in pyproject.toml): ``realip._speedups``, the resolver's
+most common request in C, and ``realip_toa._toa``, the TOA parser.
 
-The extension is optional: if it cannot be compiled (no compiler, no Python headers, not Linux), the install
-still succeeds with a warning and ``realip_toa`` uses its pure-Python parser (same answers, slower).
+Each extension is optional: if it cannot be compiled (no compiler, no Python headers, not Linux), the install
+still succeeds with a warning and the package uses its pure-Python twin (same answers, slower).
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=[
         Extension(
+            "realip._speedups",
+            sources=["realip/_speedups.c"],
+            optional=True,
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+        ),
+        Extension(
             "realip_toa._toa",
             sources=["realip_toa/_toa.c"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
-        )
+        ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -7,11 +7,12 @@ address we do not trust: that is the client. Everything left of it was written b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import partial
 from socket import AF_INET, inet_pton
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ._address import Address, parse_address
 from ._headers import forwarded_from_right, is_header_name, list_from_right
@@ -90,6 +91,17 @@ _HOP_LIMIT, _ALL_TRUSTED, _HOP_COUNT, _SHORT_CHAIN = (
     Reason.SHORT_CHAIN,
 )
 _TOA = Reason.TOA
+
+# The C twin of Resolver._resolve_fast (realip/_speedups.c); REALIP_PURE=1 forces the pure-Python path. A build
+# without a compiler has no C twin and loses only speed.
+_speedups: Any = None
+if os.environ.get("REALIP_PURE", "") in ("", "0"):
+    try:
+        from . import _speedups  # type: ignore[attr-defined, no-redef]
+    except ImportError:  # pragma: no cover - depends on the build
+        _speedups = None
+#: ``"c"`` when the common request is resolved in C, ``"python"`` otherwise (same answers).
+IMPLEMENTATION = "c" if _speedups is not None else "python"
 _result = partial(tuple.__new__, Result)  # skips NamedTuple's Python-level __new__ on the hot path
 
 
@@ -129,6 +141,7 @@ class Resolver:
     """
 
     __slots__ = (
+        "_c_config",
         "_check_peer",
         "_fast",
         "_lengths",
@@ -191,6 +204,17 @@ class Resolver:
         self._fast = self._simple and trusted_hops is None and self._check_peer
         self._name_str = self.header[0]
         self._name_bytes = self.header[0].encode("ascii")
+        # What the C twin needs, packed once (see realip/_speedups.c): it reads the same tables as the Python path.
+        self._c_config = (
+            self._name_bytes,
+            self._name_str,
+            self._trust.octets,
+            self._trust.tables[0],
+            self.max_hops,
+            Result,
+            (_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY, _HOP_LIMIT, _ALL_TRUSTED),
+            "peer",
+        )
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 
     @property
@@ -288,6 +312,10 @@ class Resolver:
         trusted one starts the ordinary header walk.
         """
         if self._fast and toa is None and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
+            if _speedups is not None:
+                result = _speedups.resolve(peer[0], peer[1], headers, self._c_config)
+                if result is not None:
+                    return result  # type: ignore[no-any-return]
             result = self._resolve_fast(peer[0], peer[1], headers)
             if result is not None:
                 return result

@@ -1,0 +1,138 @@
+"""The C twin of the resolver's common path gives the same Result as Python on every request it takes."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import realip.resolver
+from realip import Resolver
+from tests.speedups.requests import ENTRIES, NAMES, PEERS, random_request
+
+REPO = Path(__file__).resolve().parent.parent.parent
+TRUST = ("10.0.0.0/8", "100.64.0.0/10", "2001:db8:f::/48")
+
+
+def c_twin() -> Any:
+    """The compiled module; its absence is a failure (the build must produce it), never a skip."""
+    from realip import _speedups  # type: ignore[attr-defined]
+
+    return _speedups
+
+
+def test_the_c_twin_is_built_and_used() -> None:
+    c_twin()
+    assert realip.resolver.IMPLEMENTATION == "c"
+
+
+def test_realip_pure_forces_the_python_path() -> None:
+    code = "import realip.resolver as r; print(r.IMPLEMENTATION)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                         env={**os.environ, "REALIP_PURE": "1"})  # fmt: skip
+    assert out.stdout.strip() == "python"
+
+
+def compare(resolver: Resolver, peer: str, port: object, headers: list[Any]) -> bool:
+    """C's answer (if it takes the request) equals the general Python path's; returns whether C took it."""
+    answer = c_twin().resolve(peer, port, headers, resolver._c_config)
+    if answer is None:
+        return False
+    assert answer == resolver.resolve((peer, port), tuple(headers))  # a tuple takes the general path
+    assert type(answer) is realip.Result
+    return True
+
+
+@pytest.mark.parametrize("max_hops", [1, 2, 3, 20])
+def test_seeded_requests_agree(max_hops: int) -> None:
+    resolver = Resolver(trusted_proxies=TRUST, max_hops=max_hops)
+    rng = random.Random(max_hops)
+    taken = sum(compare(resolver, *random_request(rng)) for _ in range(4000))
+    assert taken > 600  # a good share of the requests are on the C twin's ground
+
+
+@settings(max_examples=max(500, settings.default.max_examples))
+@given(
+    st.sampled_from(PEERS),
+    st.one_of(st.integers(0, 65535), st.none()),
+    st.lists(
+        st.tuples(st.sampled_from(NAMES[:5]), st.lists(st.sampled_from(ENTRIES), max_size=10).map(",".join)),
+        max_size=3,
+    ),
+    st.integers(1, 6),
+    st.sampled_from([TRUST, ("0.0.0.0/0",), (), ("10.0.0.0/9", "10.128.0.0/9"), ("198.51.100.7",)]),
+)
+def test_generated_requests_agree(
+    peer: str, port: int | None, headers: list[tuple[Any, str]], max_hops: int, trust: tuple[str, ...]
+) -> None:
+    resolver = Resolver(trusted_proxies=trust, max_hops=max_hops)
+    encoded = [(name, value.encode("utf-8") if isinstance(name, bytes) else value) for name, value in headers]
+    compare(resolver, peer, port, encoded)
+
+
+@given(st.binary(max_size=200), st.text(max_size=40))
+def test_any_bytes_never_crash_or_disagree(raw: bytes, text: str) -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    compare(resolver, "10.0.1.2", 80, [(b"x-forwarded-for", raw)])
+    compare(resolver, "10.0.1.2", 80, [("x-forwarded-for", text)])
+
+
+def test_long_headers_are_bounded_by_max_hops() -> None:
+    resolver = Resolver(trusted_proxies=TRUST)
+    answer = c_twin().resolve("10.0.1.2", 80, [(b"x-forwarded-for", b"10.0.0.1, " * 200_000)], resolver._c_config)
+    assert (answer.client_ip, answer.reason, answer.examined) == ("10.0.0.1", "hop-limit", 20)
+
+
+def test_c_twin_is_valgrind_clean(tmp_path: Path) -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        pytest.fail("valgrind is required for this test: apt-get install -y valgrind")
+    log_path = tmp_path / "valgrind.log"
+    env = {**os.environ, "PYTHONMALLOC": "malloc", "PYTHONPATH": str(REPO)}
+    env.pop("REALIP_PURE", None)
+    run = subprocess.run(
+        [valgrind, "--leak-check=full", "--show-leak-kinds=definite", f"--log-file={log_path}",
+         sys.executable, "-m", "tests.speedups.valgrind_driver", "3000"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    log = log_path.read_text()
+    records = re.split(r"==\d+== \n", log)
+    ours = [r for r in records if "_speedups" in r and ("Invalid" in r or "uninitialised" in r or "lost" in r)]
+    assert not ours, "valgrind errors in realip/_speedups.c:\n" + "\n".join(ours)
+
+
+def test_c_twin_under_address_sanitizer(tmp_path: Path) -> None:
+    """Build the extension with ASan and UBSan and run seeded requests and random bytes through it."""
+    import sysconfig
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is required for this test: apt-get install -y gcc")
+    built = tmp_path / ("_speedups" + sysconfig.get_config_var("EXT_SUFFIX"))
+    compile_ = subprocess.run(
+        [gcc, "-shared", "-fPIC", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+         "-fno-omit-frame-pointer", f"-I{sysconfig.get_paths()['include']}", str(REPO / "realip" / "_speedups.c"),
+         "-o", str(built)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compile_.returncode == 0, compile_.stderr
+    runtime = [
+        subprocess.run([gcc, f"-print-file-name={lib}"], capture_output=True, text=True, check=True).stdout.strip()
+        for lib in ("libasan.so", "libubsan.so")
+    ]
+    env = {**os.environ, "LD_PRELOAD": ":".join(runtime), "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    run = subprocess.run([sys.executable, "-m", "tests.speedups.asan_driver", str(built), "6000"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=REPO)  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert "0 failures" in run.stdout
