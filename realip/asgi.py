@@ -88,25 +88,30 @@ class RealIPMiddleware:
         if kind == "http" or kind == "websocket":
             # One frame on the hot path: resolve, then write; everything is computed before the scope is touched.
             try:
-                toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
-                result = self._resolve(scope.get("client"), scope.get("headers") or (), toa)
+                if self._toa is None:
+                    result = self._resolve(scope.get("client"), scope.get("headers") or ())
+                else:
+                    result = self._resolve(
+                        scope.get("client"), scope.get("headers") or (), self._toa.lookup_asgi(scope)
+                    )
                 state = scope.get("state")
                 if state is None:
                     state = {}
-                elif not isinstance(state, MutableMapping):
+                elif type(state) is not dict and not isinstance(state, MutableMapping):
                     raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
-                scheme = result.scheme if self._proto else None
+                scheme = result[5] if self._proto else None  # Result.scheme
                 if scheme is not None and kind == "websocket":
                     scheme = _WEBSOCKET_SCHEMES[scheme]
             except Exception:
                 self._log_failure(scope.get("client"))
             else:
-                if result.client_ip is not None:
-                    scope["client"] = (result.client_ip, result.client_port or 0)
+                client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
+                if client_ip is not None:
+                    scope["client"] = (client_ip, client_port or 0)
                 if scheme is not None:
                     scope["scheme"] = scheme
                 state["realip"] = result
                 scope["state"] = state
-                if result.reason in WARNING_REASONS:
+                if result[6] in WARNING_REASONS:  # Result.reason
                     report(result)
         await self.app(scope, receive, send)

@@ -65,13 +65,6 @@ def environ_key(header: str) -> str:
     return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
-def _peer_port(value: object) -> int | None:
-    """``REMOTE_PORT`` as an int, when it is 1 to 5 ASCII digits."""
-    if isinstance(value, str) and 0 < len(value) <= 5 and value.isascii() and value.isdigit():
-        return int(value)
-    return None
-
-
 class RealIPMiddleware:
     """Resolve each request's real client and write it into the WSGI environ, in place.
 
@@ -91,7 +84,7 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_toa", "_warned", "app", "resolver")
+    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
 
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
@@ -108,6 +101,7 @@ class RealIPMiddleware:
         if resolver.proto_header is not None and resolver.proto_header not in names:
             names += (resolver.proto_header,)
         self._keys: tuple[tuple[str, str], ...] = tuple((name, environ_key(name)) for name in names)
+        self._single = self._keys[0] if len(self._keys) == 1 else None
         self._proto = resolver.proto_header is not None
         self._log_failure = FailureLog("the headers are ignored and the peer is the client")
         self._warned = False
@@ -127,18 +121,24 @@ class RealIPMiddleware:
         and the request is resolved as if it carried no forwarding header: the client is the peer.
         """
         address = environ.get("REMOTE_ADDR")
-        peer = (address, _peer_port(environ.get("REMOTE_PORT"))) if address else None  # "" or absent: UNIX socket
+        port = environ.get("REMOTE_PORT")
+        if type(port) is str and 0 < len(port) <= 5 and port.isascii() and port.isdigit():
+            port = int(port)
+        else:
+            port = None
+        peer = (address, port) if address else None  # "" or absent: a UNIX socket
         try:
             if not self._warned:
                 self._check_server(environ)
-            if len(self._keys) == 1:  # the common case: one header, no list to build from a loop
-                name, key = self._keys[0]
-                value = environ.get(key)
-                headers = [] if value is None else [(name, value)]
+            single = self._single
+            if single is not None:  # the common case: one header, no list built from a loop
+                value = environ.get(single[1])
+                headers = [] if value is None else [(single[0], value)]
             else:
                 headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            toa = self._toa.lookup_wsgi(environ) if self._toa is not None else None
-            return self._resolve(peer, headers, toa)
+            if self._toa is None:
+                return self._resolve(peer, headers)
+            return self._resolve(peer, headers, self._toa.lookup_wsgi(environ))
         except Exception:
             self._log_failure(environ.get("REMOTE_ADDR"))
             return self._resolve(peer, ())
