@@ -214,6 +214,7 @@ class Resolver:
             Result,
             (_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY, _HOP_LIMIT, _ALL_TRUSTED),
             "peer",
+            self._trust.tables[1],
         )
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 

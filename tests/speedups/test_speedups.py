@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import re
@@ -77,6 +78,23 @@ def test_generated_requests_agree(
     resolver = Resolver(trusted_proxies=trust, max_hops=max_hops)
     encoded = [(name, value.encode("utf-8") if isinstance(name, bytes) else value) for name, value in headers]
     compare(resolver, peer, port, encoded)
+
+
+def spellings(ip: ipaddress.IPv6Address) -> st.SearchStrategy[str]:
+    return st.sampled_from([str(ip), ip.exploded, ip.exploded.upper(), f"[{ip}]", f"[{ip}]:443", f"[{ip.exploded}]:1"])
+
+
+@settings(max_examples=max(500, settings.default.max_examples))
+@given(
+    st.lists(st.ip_addresses(v=6).flatmap(spellings), min_size=1, max_size=4),
+    st.ip_addresses(v=6),
+    st.sampled_from([TRUST, ("::/0",), ("2001:db8::/32", "::ffff:0:0/96"), ("0.0.0.0/0",)]),
+)
+def test_ipv6_entries_and_peers_agree(entries: list[str], peer: ipaddress.IPv6Address, trust: tuple[str, ...]) -> None:
+    """RFC 5952 text, IPv4-mapped to IPv4, 128-bit trust tests: the C twin's IPv6 matches Python's."""
+    resolver = Resolver(trusted_proxies=trust, max_hops=5)
+    for host in (str(peer), peer.exploded, "10.0.1.2"):
+        compare(resolver, host, 8080, [(b"x-forwarded-for", ", ".join(entries).encode())])
 
 
 @given(st.binary(max_size=200), st.text(max_size=40))
