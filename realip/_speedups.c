@@ -301,8 +301,9 @@ static PyObject *make_result(PyTypeObject *type, PyObject *items[9])
 }
 
 PyDoc_STRVAR(resolve_doc,
-"resolve(host, port, headers, config, /)\n--\n\n"
-"The Result for an IP peer and ASGI-style headers, or None when Python must decide (see the module comment).\n"
+"resolve(peer, headers, config, /)\n--\n\n"
+"The Result for a (host, port) peer and a list of header pairs, or None when Python must decide (see the module\n"
+"comment).\n"
 "config: (name bytes, name str, octets, IPv4 table, max_hops, Result type, reasons tuple, \"peer\", IPv6 table).");
 
 static PyObject *fast_resolve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -318,14 +319,16 @@ static PyObject *fast_resolve(PyObject *module, PyObject *const *args, Py_ssize_
     PyObject *peer_ip = NULL, *passed = NULL, *client_ip = NULL, *client_port = NULL, *items[9], *result = NULL;
     (void)module;
 
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "resolve() takes exactly 4 arguments");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "resolve() takes exactly 3 arguments");
         return NULL;
     }
-    host = args[0];
-    port = args[1];
-    headers = args[2];
-    config = args[3];
+    if (!PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 2 || !PyList_CheckExact(args[1]))
+        Py_RETURN_NONE;                 /* not an ASGI-style (host, port) peer and header list: Python's */
+    host = PyTuple_GET_ITEM(args[0], 0);
+    port = PyTuple_GET_ITEM(args[0], 1);
+    headers = args[1];
+    config = args[2];
     if (!PyTuple_CheckExact(config) || PyTuple_GET_SIZE(config) != 9) {
         PyErr_SetString(PyExc_TypeError, "resolve(): bad config tuple");
         return NULL;

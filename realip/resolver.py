@@ -205,7 +205,8 @@ class Resolver:
         self._name_str = self.header[0]
         self._name_bytes = self.header[0].encode("ascii")
         # What the C twin needs, packed once (see realip/_speedups.c): it reads the same tables as the Python path.
-        self._c_config = (
+        # None when there is no C twin or the configuration is not one it handles.
+        self._c_config: tuple[Any, ...] | None = (
             self._name_bytes,
             self._name_str,
             self._trust.octets,
@@ -216,6 +217,8 @@ class Resolver:
             "peer",
             self._trust.tables[1],
         )
+        if _speedups is None or not self._fast:
+            self._c_config = None
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 
     @property
@@ -312,14 +315,15 @@ class Resolver:
         balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
         trusted one starts the ordinary header walk.
         """
-        if self._fast and toa is None and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
-            if _speedups is not None:
-                result = _speedups.resolve(peer[0], peer[1], headers, self._c_config)
+        if toa is None:
+            if self._c_config is not None:  # the C twin takes the common request, or says None
+                result = _speedups.resolve(peer, headers, self._c_config)
                 if result is not None:
                     return result  # type: ignore[no-any-return]
-            result = self._resolve_fast(peer[0], peer[1], headers)
-            if result is not None:
-                return result
+            if self._fast and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
+                result = self._resolve_fast(peer[0], peer[1], headers)
+                if result is not None:
+                    return result
         if type(peer) is tuple and len(peer) == 2 and type(peer[0]) is str:  # ASGI's (host, port): inlined
             host: str = peer[0]
             peer_port: int | None = peer[1] if type(peer[1]) is int else None
