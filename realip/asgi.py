@@ -95,7 +95,8 @@ class RealIPMiddleware:
                         scope.get("client"), scope.get("headers") or (), self._toa.lookup_asgi(scope)
                     )
                 state = scope.get("state")
-                if state is None:
+                fresh = state is None
+                if fresh:
                     state = {}
                 elif type(state) is not dict and not isinstance(state, MutableMapping):
                     raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
@@ -111,7 +112,8 @@ class RealIPMiddleware:
                 if scheme is not None:
                     scope["scheme"] = scheme
                 state["realip"] = result
-                scope["state"] = state
+                if fresh:
+                    scope["state"] = state
                 if result[6] in WARNING_REASONS:  # Result.reason
                     report(result)
         await self.app(scope, receive, send)

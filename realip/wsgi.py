@@ -108,9 +108,25 @@ class RealIPMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if RESULT_KEY not in environ:
-            result = self.resolve(environ)
-            self._write(environ, result)
-            if result.reason in WARNING_REASONS:
+            address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
+            result = self._resolve_environ(environ, address, port)
+            client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
+            environ[ORIG_KEY] = {
+                "REMOTE_ADDR": address,
+                "REMOTE_PORT": port,
+                "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
+            }
+            environ[RESULT_KEY] = result
+            if client_ip is not None:
+                environ["REMOTE_ADDR"] = client_ip
+            if result[2] != "peer":  # Result.source: the client's port replaces the proxy's, or goes
+                if client_port is None:
+                    environ.pop("REMOTE_PORT", None)
+                else:
+                    environ["REMOTE_PORT"] = str(client_port)
+            if self._proto and result[5] is not None:  # Result.scheme
+                environ["wsgi.url_scheme"] = result[5]
+            if result[6] in WARNING_REASONS:  # Result.reason
                 report(result)
         return self.app(environ, start_response)
 
@@ -120,8 +136,9 @@ class RealIPMiddleware:
         On an unexpected failure (a server putting non-text values in the environ, say) the failure is logged once
         and the request is resolved as if it carried no forwarding header: the client is the peer.
         """
-        address = environ.get("REMOTE_ADDR")
-        port = environ.get("REMOTE_PORT")
+        return self._resolve_environ(environ, environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+
+    def _resolve_environ(self, environ: WSGIEnvironment, address: Any, port: Any) -> Result:
         if type(port) is str and 0 < len(port) <= 5 and port.isascii() and port.isdigit():
             port = int(port)
         else:
@@ -140,25 +157,8 @@ class RealIPMiddleware:
                 return self._resolve(peer, headers)
             return self._resolve(peer, headers, self._toa.lookup_wsgi(environ))
         except Exception:
-            self._log_failure(environ.get("REMOTE_ADDR"))
+            self._log_failure(address)
             return self._resolve(peer, ())
-
-    def _write(self, environ: WSGIEnvironment, result: Result) -> None:
-        environ[ORIG_KEY] = {
-            "REMOTE_ADDR": environ.get("REMOTE_ADDR"),
-            "REMOTE_PORT": environ.get("REMOTE_PORT"),
-            "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
-        }
-        environ[RESULT_KEY] = result
-        if result.client_ip is not None:
-            environ["REMOTE_ADDR"] = result.client_ip
-        if result.source != "peer":
-            if result.client_port is None:
-                environ.pop("REMOTE_PORT", None)
-            else:
-                environ["REMOTE_PORT"] = str(result.client_port)
-        if self._proto and result.scheme is not None:
-            environ["wsgi.url_scheme"] = result.scheme
 
     def _check_server(self, environ: WSGIEnvironment) -> None:
         """Warn once if the server folds look-alike header names; the check itself runs on the first request only."""
