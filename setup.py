@@ -31,8 +31,8 @@ class OptionalBuildExt(build_ext):
     @staticmethod
     def _warn(exc: BaseException) -> None:
         message = (
-            f"realip_toa: the optional C parser could not be built ({exc}); installing without it. "
-            "realip_toa will use its pure-Python parser (same answers, slower). "
+            f"realip: an optional C extension could not be built ({exc}); installing without it. "
+            "realip and realip_toa use their pure-Python twins instead (same answers, slower). "
             "To build it, install a C compiler and the Python headers (Debian: apt-get install gcc python3-dev) "
             "and reinstall."
         )

@@ -7,8 +7,8 @@ headers. ``import realip`` imports no web framework; the adapters live in ``real
 
 from ._trust import NAMED_SETS
 from .errors import ConfigError
-from .resolver import Reason, Resolver, Result
+from .resolver import IMPLEMENTATION, Reason, Resolver, Result
 
-__all__ = ["NAMED_SETS", "ConfigError", "Reason", "Resolver", "Result", "__version__"]
+__all__ = ["IMPLEMENTATION", "NAMED_SETS", "ConfigError", "Reason", "Resolver", "Result", "__version__"]
 
 __version__ = "0.1.0"
