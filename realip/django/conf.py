@@ -32,6 +32,7 @@ from django.core.signals import setting_changed  # type: ignore[import-untyped]
 from ..env import ENV_VARIABLES, resolver_options_from_env
 from ..errors import ConfigError
 from ..resolver import Resolver
+from ..wsgi import environ_key
 
 __all__ = ["KEYS", "OPTION_KEYS", "Config", "Problem", "Reading", "get_config", "meta_key", "read_settings", "reset"]
 
@@ -92,8 +93,7 @@ class Config(NamedTuple):
 
 def meta_key(header: str) -> str:
     """The ``request.META`` key a WSGI server stores this header under (``x-real-ip`` -> ``HTTP_X_REAL_IP``)."""
-    name = header.upper().replace("-", "_")
-    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+    return environ_key(header)
 
 
 def _unknown_key(key: object) -> Problem:
