@@ -301,7 +301,7 @@ static PyObject *make_result(PyTypeObject *type, PyObject *items[9])
 }
 
 PyDoc_STRVAR(resolve_doc,
-"resolve(peer, headers, config, /)\n--\n\n"
+"resolve(config, peer, headers, /)\n--\n\n"
 "The Result for a (host, port) peer and a list of header pairs, or None when Python must decide (see the module\n"
 "comment).\n"
 "config: (name bytes, name str, octets, IPv4 table, max_hops, Result type, reasons tuple, \"peer\", IPv6 table).");
@@ -323,12 +323,13 @@ static PyObject *fast_resolve(PyObject *module, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "resolve() takes exactly 3 arguments");
         return NULL;
     }
-    if (!PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 2 || !PyList_CheckExact(args[1]))
+    /* config first, so functools.partial(resolve, config) is the per-Resolver callable (peer, headers). */
+    if (!PyTuple_CheckExact(args[1]) || PyTuple_GET_SIZE(args[1]) != 2 || !PyList_CheckExact(args[2]))
         Py_RETURN_NONE;                 /* not an ASGI-style (host, port) peer and header list: Python's */
-    host = PyTuple_GET_ITEM(args[0], 0);
-    port = PyTuple_GET_ITEM(args[0], 1);
-    headers = args[1];
-    config = args[2];
+    config = args[0];
+    host = PyTuple_GET_ITEM(args[1], 0);
+    port = PyTuple_GET_ITEM(args[1], 1);
+    headers = args[2];
     if (!PyTuple_CheckExact(config) || PyTuple_GET_SIZE(config) != 9) {
         PyErr_SetString(PyExc_TypeError, "resolve(): bad config tuple");
         return NULL;

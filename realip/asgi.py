@@ -56,7 +56,7 @@ class RealIPMiddleware:
     otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_log_failure", "_proto", "_resolve", "_toa", "app", "resolver")
+    __slots__ = ("_common", "_log_failure", "_proto", "_resolve", "_toa", "app", "resolver")
 
     def __init__(
         self,
@@ -80,6 +80,8 @@ class RealIPMiddleware:
         self.app = app
         self.resolver = resolver
         self._resolve = resolver.resolve
+        # The C twin for the common request (None: not built, or a subclass overriding resolve(), which must win).
+        self._common = resolver.resolve_common if type(resolver).resolve is Resolver.resolve else None
         self._proto = resolver.proto_header is not None
         self._log_failure = FailureLog("the request passes through unchanged")
 
@@ -89,7 +91,10 @@ class RealIPMiddleware:
             # One frame on the hot path: resolve, then write; everything is computed before the scope is touched.
             try:
                 if self._toa is None:
-                    result = self._resolve(scope.get("client"), scope.get("headers") or ())
+                    client, headers = scope.get("client"), scope.get("headers") or ()
+                    result = self._common(client, headers) if self._common is not None else None
+                    if result is None:
+                        result = self._resolve(client, headers)
                 else:
                     result = self._resolve(
                         scope.get("client"), scope.get("headers") or (), self._toa.lookup_asgi(scope)

@@ -8,7 +8,7 @@ address we do not trust: that is the client. Everything left of it was written b
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import partial
 from socket import AF_INET, inet_pton
@@ -156,6 +156,7 @@ class Resolver:
         "header",
         "max_hops",
         "proto_header",
+        "resolve_common",
         "trusted_hops",
         "trusted_proxies",
     )
@@ -219,6 +220,12 @@ class Resolver:
         )
         if _speedups is None or not self._fast:
             self._c_config = None
+        #: ``(peer, headers) -> Result | None``: the C twin bound to this configuration, for adapters that want the
+        #: common request without a Python frame in between (None: not built, or not a configuration it handles).
+        #: ``None`` from the call means "use :meth:`resolve`".
+        self.resolve_common: Callable[[Peer, Headers], Result | None] | None = (
+            None if self._c_config is None else partial(_speedups.resolve, self._c_config)
+        )
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 
     @property
@@ -316,10 +323,10 @@ class Resolver:
         trusted one starts the ordinary header walk.
         """
         if toa is None:
-            if self._c_config is not None:  # the C twin takes the common request, or says None
-                result = _speedups.resolve(peer, headers, self._c_config)
+            if self.resolve_common is not None:  # the C twin takes the common request, or says None
+                result = self.resolve_common(peer, headers)
                 if result is not None:
-                    return result  # type: ignore[no-any-return]
+                    return result
             if self._fast and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
                 result = self._resolve_fast(peer[0], peer[1], headers)
                 if result is not None:

@@ -84,7 +84,18 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
+    __slots__ = (
+        "_common",
+        "_keys",
+        "_log_failure",
+        "_proto",
+        "_resolve",
+        "_single",
+        "_toa",
+        "_warned",
+        "app",
+        "resolver",
+    )
 
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
@@ -96,6 +107,8 @@ class RealIPMiddleware:
         self.app = app
         self.resolver = resolver
         self._resolve = resolver.resolve
+        # The C twin for the common request (None: not built, or a subclass overriding resolve(), which must win).
+        self._common = resolver.resolve_common if type(resolver).resolve is Resolver.resolve else None
         # Only the configured headers are read: (lowercase name, environ key) pairs, computed once.
         names = resolver.header
         if resolver.proto_header is not None and resolver.proto_header not in names:
@@ -154,7 +167,8 @@ class RealIPMiddleware:
             else:
                 headers = [(name, environ[key]) for name, key in self._keys if key in environ]
             if self._toa is None:
-                return self._resolve(peer, headers)
+                result = self._common(peer, headers) if self._common is not None else None
+                return result if result is not None else self._resolve(peer, headers)
             return self._resolve(peer, headers, self._toa.lookup_wsgi(environ))
         except Exception:
             self._log_failure(address)

@@ -24,7 +24,7 @@ def main(path: str, rounds: int) -> int:
             peer, port, headers = random_request(rng)
             raw = bytes(rng.randrange(256) for _ in range(rng.randrange(60)))
             for request in ((peer, port, headers), ("10.0.1.2", 1, [(b"x-forwarded-for", raw)])):
-                answer = module.resolve(request[:2], request[2], resolver._c_config)
+                answer = module.resolve(resolver._c_config, request[:2], request[2])
                 if answer is not None:
                     taken += 1
                     failures += answer != resolver.resolve(request[:2], tuple(request[2]))

@@ -45,7 +45,7 @@ def test_realip_pure_forces_the_python_path() -> None:
 
 def compare(resolver: Resolver, peer: str, port: object, headers: list[Any]) -> bool:
     """C's answer (if it takes the request) equals the general Python path's; returns whether C took it."""
-    answer = c_twin().resolve((peer, port), headers, resolver._c_config)
+    answer = c_twin().resolve(resolver._c_config, (peer, port), headers)
     if answer is None:
         return False
     assert answer == resolver.resolve((peer, port), tuple(headers))  # a tuple takes the general path
@@ -106,7 +106,7 @@ def test_any_bytes_never_crash_or_disagree(raw: bytes, text: str) -> None:
 
 def test_long_headers_are_bounded_by_max_hops() -> None:
     resolver = Resolver(trusted_proxies=TRUST)
-    answer = c_twin().resolve(("10.0.1.2", 80), [(b"x-forwarded-for", b"10.0.0.1, " * 200_000)], resolver._c_config)
+    answer = c_twin().resolve(resolver._c_config, ("10.0.1.2", 80), [(b"x-forwarded-for", b"10.0.0.1, " * 200_000)])
     assert (answer.client_ip, answer.reason, answer.examined) == ("10.0.0.1", "hop-limit", 20)
 
 

@@ -18,7 +18,7 @@ def main(rounds: int) -> int:
         rng = random.Random(max_hops)
         for _ in range(rounds):
             peer, port, headers = random_request(rng)
-            answer = _speedups.resolve((peer, port), headers, resolver._c_config)
+            answer = _speedups.resolve(resolver._c_config, (peer, port), headers)
             if answer is not None:
                 taken += 1
                 failures += answer != resolver.resolve((peer, port), tuple(headers))
