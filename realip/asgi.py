@@ -27,9 +27,9 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._adapter import adapter_setup
 from .diagnostics import WARNING_REASONS, FailureLog, report
-from .resolver import Resolver, resolver_from_options
-from .toa import toa_source
+from .resolver import Resolver
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
@@ -73,15 +73,10 @@ class RealIPMiddleware:
             app = resolver_options.pop("app", None)
             if app is None:
                 raise TypeError("RealIPMiddleware: the ASGI app to wrap is missing")
-        configured = resolver is not None or bool(resolver_options)
-        resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
-        #: The TOA source (``toa=``, or ``REALIP_TOA`` when configured from the environment), started; or None.
-        self._toa = toa_source(toa, from_env=not configured)
+        self.resolver, self._toa, self._common = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
+        resolver = self.resolver
         self.app = app
-        self.resolver = resolver
         self._resolve = resolver.resolve
-        # The C twin for the common request (None: not built, or a subclass overriding resolve(), which must win).
-        self._common = resolver.resolve_common if type(resolver).resolve is Resolver.resolve else None
         self._proto = resolver.proto_header is not None
         self._log_failure = FailureLog("the request passes through unchanged")
 

@@ -481,7 +481,7 @@ class Resolver:
             before = (peer_ip,) if start_source == "toa" and peer_ip is not None else ()
             return _result((start_ip, start_port, start_source, peer_ip, before, scheme, _NO_HEADER, peer_port, 0))
 
-        v4_table, v6_table = self._trust.tables
+        contains = self._trust.contains
         max_hops = self.max_hops
         client_ip, client_port, client_index = start_ip, start_port, -1
         passed: list[str] = [] if peer_ip is None else [peer_ip]
@@ -499,11 +499,7 @@ class Resolver:
                 reason = _INVALID_ENTRY
                 break
             client_ip, client_port, client_index = address[0], address[1], examined - 1
-            value = address[3]
-            for shift, keys in v6_table if address[2] else v4_table:  # TrustedNetworks.contains, inlined
-                if value >> shift in keys:
-                    break
-            else:
+            if not contains(address[3], address[2]):
                 reason = _UNTRUSTED_ENTRY
                 break
             passed.append(client_ip)

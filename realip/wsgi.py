@@ -37,9 +37,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
+from ._adapter import adapter_setup
 from .diagnostics import WARNING_REASONS, FailureLog, report
-from .resolver import Resolver, Result, resolver_from_options
-from .toa import toa_source
+from .resolver import Resolver, Result
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -100,15 +100,10 @@ class RealIPMiddleware:
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
     ) -> None:
-        configured = resolver is not None or bool(resolver_options)
-        resolver = resolver_from_options("RealIPMiddleware", resolver, resolver_options)
-        #: The TOA source (``toa=``, or ``REALIP_TOA`` when configured from the environment), started; or None.
-        self._toa = toa_source(toa, from_env=not configured)
+        self.resolver, self._toa, self._common = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
+        resolver = self.resolver
         self.app = app
-        self.resolver = resolver
         self._resolve = resolver.resolve
-        # The C twin for the common request (None: not built, or a subclass overriding resolve(), which must win).
-        self._common = resolver.resolve_common if type(resolver).resolve is Resolver.resolve else None
         # Only the configured headers are read: (lowercase name, environ key) pairs, computed once.
         names = resolver.header
         if resolver.proto_header is not None and resolver.proto_header not in names:
