@@ -29,7 +29,7 @@ from typing import Any
 
 from ._adapter import adapter_setup
 from .diagnostics import WARNING_REASONS, FailureLog, report
-from .resolver import Resolver
+from .resolver import Resolver, Result
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
@@ -85,35 +85,32 @@ class RealIPMiddleware:
         if kind == "http" or kind == "websocket":
             # One frame on the hot path: resolve, then write; everything is computed before the scope is touched.
             try:
-                if self._toa is None:
-                    client, headers = scope.get("client"), scope.get("headers") or ()
-                    result = self._common(client, headers) if self._common is not None else None
-                    if result is None:
-                        result = self._resolve(client, headers)
-                else:
-                    result = self._resolve(
-                        scope.get("client"), scope.get("headers") or (), self._toa.lookup_asgi(scope)
-                    )
+                client, headers = scope.get("client"), scope.get("headers") or ()
+                common = self._common
+                found: Result | None = None
+                if self._toa is not None:
+                    found = self._resolve(client, headers, self._toa.lookup_asgi(scope))
+                elif common is not None:
+                    found = common(client, headers)
+                result = found if found is not None else self._resolve(client, headers)
                 state = scope.get("state")
-                fresh = state is None
-                if fresh:
-                    state = {}
-                elif type(state) is not dict and not isinstance(state, MutableMapping):
+                if state is not None and type(state) is not dict and not isinstance(state, MutableMapping):
                     raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
-                scheme = result[5] if self._proto else None  # Result.scheme
-                if scheme is not None and kind == "websocket":
+                scheme = None
+                if self._proto and (scheme := result[5]) is not None and kind == "websocket":  # Result.scheme
                     scheme = _WEBSOCKET_SCHEMES[scheme]
             except Exception:
                 self._log_failure(scope.get("client"))
             else:
-                client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
+                client_ip = result[0]  # indexing: cheaper than the field properties
                 if client_ip is not None:
-                    scope["client"] = (client_ip, client_port or 0)
+                    scope["client"] = (client_ip, result[1] or 0)
                 if scheme is not None:
                     scope["scheme"] = scheme
-                state["realip"] = result
-                if fresh:
-                    scope["state"] = state
+                if state is None:
+                    scope["state"] = {"realip": result}
+                else:
+                    state["realip"] = result
                 if result[6] in WARNING_REASONS:  # Result.reason
                     report(result)
         await self.app(scope, receive, send)
