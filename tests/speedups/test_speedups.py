@@ -119,7 +119,7 @@ def test_c_twin_is_valgrind_clean(tmp_path: Path) -> None:
     env.pop("REALIP_PURE", None)
     run = subprocess.run(
         [valgrind, "--leak-check=full", "--show-leak-kinds=definite", f"--log-file={log_path}",
-         sys.executable, "-m", "tests.speedups.valgrind_driver", "3000"],
+         sys.executable, "-m", "tests.speedups.driver", "1500"],
         capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
@@ -150,7 +150,7 @@ def test_c_twin_under_address_sanitizer(tmp_path: Path) -> None:
     ]
     env = {**os.environ, "LD_PRELOAD": ":".join(runtime), "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
            "PYTHONPATH": str(REPO)}  # fmt: skip
-    run = subprocess.run([sys.executable, "-m", "tests.speedups.asan_driver", str(built), "6000"],
+    run = subprocess.run([sys.executable, "-m", "tests.speedups.driver", "6000", str(built)],
                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)  # fmt: skip
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert "0 failures" in run.stdout
