@@ -327,7 +327,8 @@ class Resolver:
                 result = self.resolve_common(peer, headers)
                 if result is not None:
                     return result
-            if self._fast and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
+            # Without the C twin, its Python reference does the same job; after a C "None" it would only repeat work.
+            elif self._fast and type(peer) is tuple and len(peer) == 2 and type(headers) is list:
                 result = self._resolve_fast(peer[0], peer[1], headers)
                 if result is not None:
                     return result

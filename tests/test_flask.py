@@ -17,7 +17,7 @@ from realip.flask import RealIP, RealIPRequest, RealIPRequestMixin
 from realip.wsgi import ORIG_KEY, RealIPMiddleware
 from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario
 from tests.servers import Server, run_server
-from tests.test_wsgi import BAD_HEADERS, Pairs, access_log_host, gunicorn_argv, send, tagged
+from tests.test_wsgi import BAD_HEADERS, Pairs, access_log_host, assert_resolved, gunicorn_argv, send, tagged
 
 
 def answer() -> dict[str, Any]:
@@ -64,8 +64,7 @@ def get(app: Flask, path: str = "/", headers: Pairs = (), peer: str = "127.0.0.1
 def test_scenario_through_test_client(scenario: Scenario) -> None:
     body = get(make_app(scenario.options), "/", scenario.headers, scenario.peer)
     result = body["result"]
-    port = 40000 if scenario.source == "peer" else scenario.client_port
-    assert (result["client_ip"], result["client_port"], result["source"]) == (scenario.client_ip, port, scenario.source)
+    assert_resolved(result, scenario, 40000)
     assert result["scheme"] == scenario.scheme
     assert body["client_ip"] == body["remote_addr"] == scenario.client_ip
     assert body["scheme"] == (scenario.scheme or "http")
@@ -259,8 +258,7 @@ def test_loopback_scenario_through_gunicorn(index: int, gunicorn: Server) -> Non
     status, body = send(("127.0.0.1", gunicorn.port), path, scenario.headers)
     assert status == 200
     result = body["result"]
-    port = result["peer_port"] if scenario.source == "peer" else scenario.client_port
-    assert (result["client_ip"], result["client_port"], result["source"]) == (scenario.client_ip, port, scenario.source)
+    assert_resolved(result, scenario, result["peer_port"])
     assert body["client_ip"] == body["remote_addr"] == scenario.client_ip
     if scenario.scheme is not None:
         assert body["scheme"] == scenario.scheme

@@ -72,6 +72,12 @@ def _latin1(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("latin-1")
 
 
+def assert_resolved(result: dict[str, Any], scenario: Scenario, peer_port: int | None) -> None:
+    """An app's JSON Result names the scenario's client; ``peer_port`` is the port expected when that is the peer."""
+    port = peer_port if scenario.source == "peer" else scenario.client_port
+    assert (result["client_ip"], result["client_port"], result["source"]) == (scenario.client_ip, port, scenario.source)
+
+
 def tagged(path: str) -> tuple[str, str]:
     """``path`` with a unique query tag, and the tag, to find this request's line in an access log."""
     tag = uuid.uuid4().hex
@@ -421,8 +427,7 @@ def test_loopback_scenario_through_gunicorn(index: int, gunicorn: tuple[Server, 
     status, body = send(("127.0.0.1", server.port), path, scenario.headers)
     assert status == 200
     result = body["result"]
-    port = result["peer_port"] if scenario.source == "peer" else scenario.client_port
-    assert (result["client_ip"], result["client_port"], result["source"]) == (scenario.client_ip, port, scenario.source)
+    assert_resolved(result, scenario, result["peer_port"])
     assert isinstance(result["peer_port"], int)
     assert body["REMOTE_ADDR"] == scenario.client_ip
     assert body["orig"]["REMOTE_ADDR"] == "127.0.0.1"

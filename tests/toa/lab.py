@@ -104,44 +104,13 @@ class Lab:
         for ns in (self.client, self.lb, self.server):
             sh("ip", "netns", "add", ns)
         nsx = ("ip", "netns", "exec")
-        sh(
-            "ip",
-            "-n",
-            self.lb,
-            "link",
-            "add",
-            "l0",
-            "address",
-            LB_MACS["lb_client"],
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "c0",
-            "address",
-            LB_MACS["client"],
-            "netns",
-            self.client,
-        )
-        sh(
-            "ip",
-            "-n",
-            self.lb,
-            "link",
-            "add",
-            "l1",
-            "address",
-            LB_MACS["lb_server"],
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "s0",
-            "address",
-            LB_MACS["server"],
-            "netns",
-            self.server,
-        )
+        # The balancer's two legs: l0 faces the client (c0), l1 the server (s0); fixed MACs for the raw-socket NAT.
+        for leg, lb_mac, peer, peer_mac, peer_ns in (
+            ("l0", LB_MACS["lb_client"], "c0", LB_MACS["client"], self.client),
+            ("l1", LB_MACS["lb_server"], "s0", LB_MACS["server"], self.server),
+        ):
+            sh("ip", "-n", self.lb, "link", "add", leg, "address", lb_mac,
+               "type", "veth", "peer", "name", peer, "address", peer_mac, "netns", peer_ns)  # fmt: skip
         sh(
             *nsx,
             self.lb,
