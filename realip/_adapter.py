@@ -1,4 +1,4 @@
-"""What every adapter resolves with: the resolver it was given or built, its TOA source, and the C shortcut."""
+"""What every adapter resolves with: the resolver it was given or built, its TOA source, and the C shortcuts."""
 
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ class AdapterSetup(NamedTuple):
     toa: Any
     #: The C twin for the common request (None: not built, or a subclass overriding ``resolve()``, which must win).
     common: Callable[[Peer, Headers], Result | None] | None
+    #: The C twin's whole-request rewrites (``rewrite_scope``, ``rewrite_environ``): as ``common``, and None with TOA.
+    fast: Any
 
 
 def adapter_setup(owner: str, resolver: Resolver | None, toa: object, options: Mapping[str, object]) -> AdapterSetup:
     """Resolve an adapter's keyword arguments; bad configuration raises :class:`~realip.ConfigError` here."""
     configured = resolver is not None or bool(options)
     resolver = resolver_from_options(owner, resolver, options)
-    common = resolver.resolve_common if type(resolver).resolve is Resolver.resolve else None
-    return AdapterSetup(resolver, toa_source(toa, from_env=not configured), common)
+    plain = type(resolver).resolve is Resolver.resolve
+    source = toa_source(toa, from_env=not configured)
+    fast = resolver._c_fast if plain and source is None else None
+    return AdapterSetup(resolver, source, resolver.resolve_common if plain else None, fast)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["forwarded_from_right", "forwarded_params", "is_header_name", "list_from_right"]
+__all__ = ["environ_key", "forwarded_from_right", "forwarded_params", "is_header_name", "list_from_right"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -26,6 +26,12 @@ _ESCAPE = re.compile(r"\\(.)", re.S)
 def is_header_name(name: str) -> bool:
     """Whether ``name`` is a valid HTTP field name (an RFC 9110 token)."""
     return _TOKEN.fullmatch(name) is not None
+
+
+def environ_key(header: str) -> str:
+    """The WSGI environ key a header arrives under: ``HTTP_X_FORWARDED_FOR`` for ``x-forwarded-for``."""
+    key = header.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 def list_from_right(value: str, limit: int) -> list[str]:

@@ -15,7 +15,7 @@ from socket import AF_INET, inet_pton
 from typing import Any, NamedTuple
 
 from ._address import Address, parse_address
-from ._headers import forwarded_from_right, is_header_name, list_from_right
+from ._headers import environ_key, forwarded_from_right, is_header_name, list_from_right
 from ._trust import TrustedNetworks, compile_trust
 from .errors import ConfigError
 
@@ -142,6 +142,7 @@ class Resolver:
 
     __slots__ = (
         "_c_config",
+        "_c_fast",
         "_check_peer",
         "_fast",
         "_lengths",
@@ -205,7 +206,7 @@ class Resolver:
         self._fast = self._simple and trusted_hops is None and self._check_peer
         self._name_str = self.header[0]
         self._name_bytes = self.header[0].encode("ascii")
-        # What the C twin needs, packed once (see realip/_speedups.c): it reads the same tables as the Python path.
+        # What the C twin needs, packed once (see realip/_speedups.c): it copies the same tables the Python path reads.
         # None when there is no C twin or the configuration is not one it handles.
         self._c_config: tuple[Any, ...] | None = (
             self._name_bytes,
@@ -217,14 +218,17 @@ class Resolver:
             (_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY, _HOP_LIMIT, _ALL_TRUSTED),
             "peer",
             self._trust.tables[1],
+            environ_key(self._name_str),
         )
         if _speedups is None or not self._fast:
             self._c_config = None
+        #: The C twin compiled for this configuration (``resolve``, ``rewrite_scope``, ``rewrite_environ``), or None.
+        self._c_fast: Any = None if self._c_config is None else _speedups.Fast(self._c_config)
         #: ``(peer, headers) -> Result | None``: the C twin bound to this configuration, for adapters that want the
         #: common request without a Python frame in between (None: not built, or not a configuration it handles).
         #: ``None`` from the call means "use :meth:`resolve`".
         self.resolve_common: Callable[[Peer, Headers], Result | None] | None = (
-            None if self._c_config is None else partial(_speedups.resolve, self._c_config)
+            None if self._c_fast is None else self._c_fast.resolve
         )
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
 

@@ -33,11 +33,12 @@ peer), whatever realip trusts; this middleware only writes a scheme that a trust
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
 from ._adapter import adapter_setup
+from ._headers import environ_key
 from .diagnostics import WARNING_REASONS, FailureLog, report
 from .resolver import Resolver, Result
 
@@ -57,12 +58,6 @@ RESULT_KEY = "realip.result"
 STRICT_KEY = "realip.strict_headers"
 
 _WSGIREF_SOFTWARE = "WSGIServer/"  # wsgiref's SERVER_SOFTWARE prefix
-
-
-def environ_key(header: str) -> str:
-    """The environ key a header arrives under: ``HTTP_X_FORWARDED_FOR`` for ``x-forwarded-for``."""
-    key = header.upper().replace("-", "_")
-    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 class RealIPMiddleware:
@@ -86,10 +81,12 @@ class RealIPMiddleware:
 
     __slots__ = (
         "_common",
+        "_fast_rewrite",
         "_keys",
         "_log_failure",
         "_proto",
         "_resolve",
+        "_rewrite",
         "_single",
         "_toa",
         "_warned",
@@ -100,7 +97,15 @@ class RealIPMiddleware:
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
     ) -> None:
-        self.resolver, self._toa, self._common = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
+        self.resolver, self._toa, self._common, fast = adapter_setup(
+            "RealIPMiddleware", resolver, toa, resolver_options
+        )
+        # The C twin rewrites the common request's environ in one call (None: Python decides; _rewrite_python is
+        # its reference). It starts after the first request, which checks the server in Python.
+        self._rewrite: Callable[[WSGIEnvironment], Result | None] | None = None
+        self._fast_rewrite: Callable[[WSGIEnvironment], Result | None] | None = (
+            None if fast is None else fast.rewrite_environ
+        )
         resolver = self.resolver
         self.app = app
         self._resolve = resolver.resolve
@@ -116,27 +121,39 @@ class RealIPMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if RESULT_KEY not in environ:
-            address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
-            result = self._resolve_environ(environ, address, port)
-            client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
-            environ[ORIG_KEY] = {
-                "REMOTE_ADDR": address,
-                "REMOTE_PORT": port,
-                "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
-            }
-            environ[RESULT_KEY] = result
-            if client_ip is not None:
-                environ["REMOTE_ADDR"] = client_ip
-            if result[2] != "peer":  # Result.source: the client's port replaces the proxy's, or goes
-                if client_port is None:
-                    environ.pop("REMOTE_PORT", None)
-                else:
-                    environ["REMOTE_PORT"] = str(client_port)
-            if self._proto and result[5] is not None:  # Result.scheme
-                environ["wsgi.url_scheme"] = result[5]
-            if result[6] in WARNING_REASONS:  # Result.reason
+            rewrite = self._rewrite
+            try:
+                result = rewrite(environ) if rewrite is not None else None
+            except Exception:  # only an allocation failure could land here; the Python path below then decides
+                result = None
+            if result is None:
+                self._rewrite_python(environ)
+            elif result[6] in WARNING_REASONS:  # Result.reason
                 report(result)
         return self.app(environ, start_response)
+
+    def _rewrite_python(self, environ: WSGIEnvironment) -> None:
+        """The reference rewrite (and the only one for TOA, a proto header, or what the C twin declines)."""
+        address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
+        result = self._resolve_environ(environ, address, port)
+        client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
+        environ[ORIG_KEY] = {
+            "REMOTE_ADDR": address,
+            "REMOTE_PORT": port,
+            "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
+        }
+        environ[RESULT_KEY] = result
+        if client_ip is not None:
+            environ["REMOTE_ADDR"] = client_ip
+        if result[2] != "peer":  # Result.source: the client's port replaces the proxy's, or goes
+            if client_port is None:
+                environ.pop("REMOTE_PORT", None)
+            else:
+                environ["REMOTE_PORT"] = str(client_port)
+        if self._proto and result[5] is not None:  # Result.scheme
+            environ["wsgi.url_scheme"] = result[5]
+        if result[6] in WARNING_REASONS:  # Result.reason
+            report(result)
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
         """The Result for this environ, without changing it. Never raises on request data.
@@ -172,6 +189,7 @@ class RealIPMiddleware:
     def _check_server(self, environ: WSGIEnvironment) -> None:
         """Warn once if the server folds look-alike header names; the check itself runs on the first request only."""
         self._warned = True
+        self._rewrite = self._fast_rewrite
         software = environ.get("SERVER_SOFTWARE")
         if isinstance(software, str) and software.startswith(_WSGIREF_SOFTWARE) and not environ.get(STRICT_KEY):
             logger.warning(

@@ -35,3 +35,38 @@ def random_request(rng: random.Random) -> tuple[str, object, list[Any]]:
             value = text.encode("utf-8") if rng.random() < 0.2 else text.encode("latin-1", "replace")
         headers.append((name, value))
     return peer, port, headers
+
+
+PORT_TEXTS: list[Any] = ["80", "0080", "65535", "99999", "123456", "", "x", "8O", "\u0661\u0662", 8080, None]
+
+
+def random_scope(rng: random.Random) -> dict[str, Any]:
+    """An ASGI scope around a random request: http or websocket (rarely lifespan), with or without state."""
+    peer, port, headers = random_request(rng)
+    scope: dict[str, Any] = {"type": rng.choice(["http"] * 6 + ["websocket", "lifespan"]), "client": (peer, port),
+                             "headers": headers, "scheme": "http"}  # fmt: skip
+    state = rng.choice([None, "absent", "dict", "dict"])
+    if state == "dict":
+        scope["state"] = {"app": 1}
+    elif state is None:
+        scope["state"] = None
+    if rng.random() < 0.05:
+        scope["client"] = None if rng.random() < 0.5 else [peer, port]
+    return scope
+
+
+def random_environ(rng: random.Random) -> dict[str, Any]:
+    """A WSGI environ around a random request: its header lines joined as a server joins them."""
+    peer, _, headers = random_request(rng)
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "REMOTE_ADDR": peer}
+    port = rng.choice(PORT_TEXTS)
+    if port is not None:
+        environ["REMOTE_PORT"] = port
+    if rng.random() < 0.9:
+        environ["wsgi.url_scheme"] = rng.choice(["http", "https"])
+    values = [value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else value for _, value in headers]
+    if values:
+        environ["HTTP_X_FORWARDED_FOR"] = ",".join(values)
+    if rng.random() < 0.05:
+        environ["REMOTE_ADDR"] = rng.choice(["", None, b"10.0.1.2"])
+    return environ

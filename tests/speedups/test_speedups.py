@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import realip.resolver
 from realip import Resolver
-from tests.speedups.requests import ENTRIES, NAMES, PEERS, random_request
+from tests.speedups.reference import check_environ, check_scope, references
+from tests.speedups.requests import ENTRIES, NAMES, PEERS, PORT_TEXTS, random_environ, random_request, random_scope
 
 REPO = Path(__file__).resolve().parent.parent.parent
 TRUST = ("10.0.0.0/8", "100.64.0.0/10", "2001:db8:f::/48")
@@ -45,7 +46,7 @@ def test_realip_pure_forces_the_python_path() -> None:
 
 def compare(resolver: Resolver, peer: str, port: object, headers: list[Any]) -> bool:
     """C's answer (if it takes the request) equals the general Python path's; returns whether C took it."""
-    answer = c_twin().resolve(resolver._c_config, (peer, port), headers)
+    answer = resolver._c_fast.resolve((peer, port), headers)
     if answer is None:
         return False
     assert answer == resolver.resolve((peer, port), tuple(headers))  # a tuple takes the general path
@@ -106,8 +107,72 @@ def test_any_bytes_never_crash_or_disagree(raw: bytes, text: str) -> None:
 
 def test_long_headers_are_bounded_by_max_hops() -> None:
     resolver = Resolver(trusted_proxies=TRUST)
-    answer = c_twin().resolve(resolver._c_config, ("10.0.1.2", 80), [(b"x-forwarded-for", b"10.0.0.1, " * 200_000)])
+    answer = resolver._c_fast.resolve(("10.0.1.2", 80), [(b"x-forwarded-for", b"10.0.0.1, " * 200_000)])
     assert (answer.client_ip, answer.reason, answer.examined) == ("10.0.0.1", "hop-limit", 20)
+
+
+CONFIGS = [TRUST, ("0.0.0.0/0",), (), ("10.0.0.0/9", "10.128.0.0/9"), ("198.51.100.7",), ("::/0", "10.0.0.0/8")]
+
+
+@pytest.mark.parametrize("trust", CONFIGS)
+def test_seeded_scopes_are_rewritten_as_python_does(trust: tuple[str, ...]) -> None:
+    fast, asgi, _ = references(trusted_proxies=trust, max_hops=3)
+    rng = random.Random(len(trust))
+    taken = sum(check_scope(fast, asgi, random_scope(rng)) for _ in range(3000))
+    assert taken > 600
+
+
+@pytest.mark.parametrize("trust", CONFIGS)
+def test_seeded_environs_are_rewritten_as_python_does(trust: tuple[str, ...]) -> None:
+    fast, _, wsgi = references(trusted_proxies=trust, max_hops=3)
+    rng = random.Random(len(trust))
+    taken = sum(check_environ(fast, wsgi, random_environ(rng)) for _ in range(3000))
+    assert taken > 600
+
+
+@settings(max_examples=max(300, settings.default.max_examples))
+@given(
+    st.sampled_from(PEERS),
+    st.sampled_from(PORT_TEXTS),
+    st.one_of(st.none(), st.lists(st.sampled_from(ENTRIES), max_size=6).map(", ".join), st.text(max_size=30)),
+    st.sampled_from(CONFIGS),
+)
+def test_generated_environs_agree(peer: str, port: object, header: str | None, trust: tuple[str, ...]) -> None:
+    fast, _, wsgi = references(trusted_proxies=trust, max_hops=4)
+    environ: dict[str, object] = {"REMOTE_ADDR": peer, "wsgi.url_scheme": "http"}
+    if port is not None:
+        environ["REMOTE_PORT"] = port
+    if header is not None:
+        environ["HTTP_X_FORWARDED_FOR"] = header
+    check_environ(fast, wsgi, environ)
+
+
+def test_rewrites_write_what_the_adapters_promise() -> None:
+    """Pinned examples: the client, the port (kept, replaced, removed), state, orig, with and without a header."""
+    fast, _, _ = references(trusted_proxies=TRUST)
+    scope = {"type": "http", "client": ("10.0.1.2", 4000), "headers": [(b"x-forwarded-for", b"198.51.100.7:81")]}
+    result = fast.rewrite_scope(scope)
+    assert scope["client"] == ("198.51.100.7", 81) and scope["state"] == {"realip": result}
+    scope = {"type": "websocket", "client": ("10.0.1.2", 4000), "headers": [], "state": {"a": 1}}
+    result = fast.rewrite_scope(scope)
+    assert scope["client"] == ("10.0.1.2", 4000) and scope["state"] == {"a": 1, "realip": result}
+    assert result.reason == "no-header"
+    assert fast.rewrite_scope({"type": "lifespan"}) is None
+    environ = {"REMOTE_ADDR": "10.0.1.2", "REMOTE_PORT": "4000", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    result = fast.rewrite_environ(environ)
+    orig = {"REMOTE_ADDR": "10.0.1.2", "REMOTE_PORT": "4000", "wsgi.url_scheme": None}
+    assert environ == {
+        "REMOTE_ADDR": "198.51.100.7",
+        "HTTP_X_FORWARDED_FOR": "198.51.100.7",
+        "realip.result": result,
+        "realip.orig": orig,
+    }
+    environ = {"REMOTE_ADDR": "203.0.113.9", "REMOTE_PORT": "4000", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    result = fast.rewrite_environ(environ)
+    assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"], result.reason) == ("203.0.113.9", "4000", "untrusted-peer")
+    environ = {"REMOTE_ADDR": "10.0.1.2", "REMOTE_PORT": "4000", "HTTP_X_FORWARDED_FOR": "[2001:db8::7]:4711"}
+    fast.rewrite_environ(environ)
+    assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("2001:db8::7", "4711")
 
 
 def test_c_twin_is_valgrind_clean(tmp_path: Path) -> None:
