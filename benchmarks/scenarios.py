@@ -95,6 +95,7 @@ def _build(peer: str, xff: str | None, expected: str) -> Request:
         "headers": headers,
         "client": client,
         "server": ("10.0.9.9", 8000),
+        "state": {},  # uvicorn and hypercorn hand every request a copy of the lifespan state
     }
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
