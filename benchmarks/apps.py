@@ -42,6 +42,26 @@ def wsgi_bare(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [body]
 
 
+class AsgiPassThrough:
+    """The control: an ASGI middleware that does nothing, so its share of bare is the method's resolution."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class WsgiPassThrough:
+    """The control: a WSGI middleware that does nothing."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
 def _asgi_realip() -> Any:
     from realip.asgi import RealIPMiddleware
 
@@ -67,6 +87,8 @@ def _wsgi_werkzeug() -> Any:
 
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
+    "asgi_passthrough": lambda: AsgiPassThrough(asgi_bare),
+    "wsgi_passthrough": lambda: WsgiPassThrough(wsgi_bare),
     "asgi_realip": _asgi_realip,
     "asgi_hypercorn": _asgi_hypercorn,
     "wsgi_realip": _wsgi_realip,

@@ -15,7 +15,7 @@ from pathlib import Path
 from .peers import CONTENDERS
 from .resolution import MODES, Cell, Settings
 from .scenarios import SCENARIOS
-from .server import ServerRow
+from .server import CONTROL, ServerRow
 from .toa import ToaRow
 
 __all__ = ["LEVEL1", "LEVEL2", "Results", "Target", "markdown", "plot", "targets"]
@@ -196,7 +196,7 @@ def targets(results: Results) -> list[Target]:
             r
             for r in results.servers
             if r.config.server == server
-            and r.config.middleware not in ("none",)
+            and r.config.middleware not in ("none", CONTROL)
             and r.config.name != mine
             and r.stats is not None
         ]
@@ -337,7 +337,7 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
             share = "(reference)" if row.config.middleware == "none" else "-"
             if row.share is not None:
                 share = f"{row.share.median:.1%} ±{row.share.iqr / 2:.1%}"
-            mark = "" if row.config.middleware == "none" else " ✓" if row.answer == "198.51.100.7" else " ✗"
+            mark = "" if row.config.middleware in ("none", CONTROL) else " ✓" if row.answer == "198.51.100.7" else " ✗"
             out.append(
                 f"| {row.config.server} | {row.config.middleware} | {row.stats.median:.0f} ±{row.stats.iqr / 2:.0f} "
                 f"| {share} | {row.answer}{mark} |"

@@ -1,10 +1,20 @@
 """Level 3, whole server: requests per second of a hello-world, bare vs realip vs the peer's middleware.
 
 Every configuration runs as its own server process on 127.0.0.1 (a socket bound here on a free port and passed
-down, so nothing can take the port), all started up front and stopped at the end whatever happens. A load
-generator in a separate process (``wrk``, else ``python -m benchmarks.loadgen``) drives one server at a time for a
-fixed number of seconds. Each round runs every wrapped configuration, in a shuffled order, right next to a run of
-its bare server, so "share of bare" compares runs seconds apart and a busy machine's drift mostly cancels.
+down, so nothing can take the port), stopped at the end of its round whatever happens. A load generator in a
+separate process (``wrk``, else ``python -m benchmarks.loadgen``) drives one server at a time for a fixed number of
+seconds. Each round runs every wrapped configuration, in a shuffled order, right next to a run of its bare server,
+so "share of bare" compares runs seconds apart and a busy machine's drift mostly cancels.
+
+Three things keep the noise below the 2% the target is about:
+
+- servers and the load generator are pinned to different CPUs (when there are two), so neither migrates;
+- every round starts fresh server processes: CPython's type-attribute cache is indexed by string hashes, which are
+  seeded per process, so one process can be a few percent slower than the next for no reason in its code; new
+  processes each round spread that luck over every configuration instead of fixing it for the whole run;
+- a middleware that does nothing (the control) is measured like the others: its share of bare shows the method's
+  resolution.
+
 Before timing, one request per server checks the client address it answers with.
 """
 
@@ -29,7 +39,7 @@ from pathlib import Path
 from .apps import SERVER_TRUSTED
 from .timing import Stats, stats
 
-__all__ = ["CONFIGS", "ServerConfig", "ServerRow", "measure_servers"]
+__all__ = ["CONFIGS", "CONTROL", "ServerConfig", "ServerRow", "measure_servers"]
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +75,14 @@ class ServerConfig:
     argv: tuple[str, ...]
 
 
+#: The middleware name of the do-nothing control rows.
+CONTROL = "pass-through (control)"
+
 CONFIGS: tuple[ServerConfig, ...] = (
     ServerConfig("uvicorn-bare", "uvicorn", "none", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_bare")),
+    ServerConfig(
+        "uvicorn-control", "uvicorn", CONTROL, (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_passthrough")
+    ),
     ServerConfig(
         "uvicorn-realip", "uvicorn", "realip.asgi", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_realip")
     ),
@@ -83,6 +99,7 @@ CONFIGS: tuple[ServerConfig, ...] = (
         (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_hypercorn"),
     ),
     ServerConfig("gunicorn-bare", "gunicorn", "none", (*_GUNICORN, "benchmarks.apps:wsgi_bare")),
+    ServerConfig("gunicorn-control", "gunicorn", CONTROL, (*_GUNICORN, "benchmarks.apps:wsgi_passthrough")),
     ServerConfig("gunicorn-realip", "gunicorn", "realip.wsgi", (*_GUNICORN, "benchmarks.apps:wsgi_realip")),
     ServerConfig("gunicorn-werkzeug", "gunicorn", "werkzeug ProxyFix", (*_GUNICORN, "benchmarks.apps:wsgi_werkzeug")),
 )
@@ -98,6 +115,21 @@ class ServerRow:
     share: Stats | None = None
     answer: str | None = None
     note: str = ""
+
+
+def cpu_split() -> tuple[set[int], set[int]] | None:
+    """(CPUs for the servers, CPUs for the load generator), or None with fewer than two CPUs to split."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[-1]}, set(cpus[:-1])
+
+
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning the child (and what it forks) to ``cpus``."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def _ask(port: int) -> str | None:
@@ -125,7 +157,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _start(config: ServerConfig, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _warm(port: int, requests: int = 300) -> None:
+    """A few hundred requests on one connection: imports, first-call paths and caches, before timing."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        for _ in range(requests):
+            connection.request("GET", "/", headers={"X-Forwarded-For": XFF})
+            connection.getresponse().read()
+    except OSError:
+        pass
+    finally:
+        connection.close()
+
+
+def _start(
+    config: ServerConfig, env: dict[str, str], log: Path, cpus: set[int] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     """Launch one server: on a socket bound here (``{fd}``), else on a port that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,12 +196,15 @@ def _start(config: ServerConfig, env: dict[str, str], log: Path) -> tuple[subpro
                 stderr=subprocess.STDOUT,
                 pass_fds=(listener.fileno(),) if uses_fd else (),
                 start_new_session=True,
+                preexec_fn=_pinned(cpus),
             )
     return process, port
 
 
 @contextlib.contextmanager
-def _servers(configs: tuple[ServerConfig, ...], timeout: float) -> Iterator[dict[str, int | str]]:
+def _servers(
+    configs: tuple[ServerConfig, ...], timeout: float, cpus: set[int] | None = None
+) -> Iterator[dict[str, int | str]]:
     """Start every configuration; yield name -> port (or the reason it failed); always stop them all."""
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
@@ -166,7 +216,7 @@ def _servers(configs: tuple[ServerConfig, ...], timeout: float) -> Iterator[dict
             handle, name = tempfile.mkstemp(prefix=f"realip-bench-{config.name}-", suffix=".log")
             os.close(handle)
             logs[config.name] = Path(name)
-            processes[config.name], ports[config.name] = _start(config, env, logs[config.name])
+            processes[config.name], ports[config.name] = _start(config, env, logs[config.name], cpus)
         deadline = time.monotonic() + timeout
         for config in configs:
             retries = 2
@@ -179,7 +229,7 @@ def _servers(configs: tuple[ServerConfig, ...], timeout: float) -> Iterator[dict
                     log = logs[config.name].read_text(errors="replace")
                     if "in use" in log and retries:  # the port was taken between our probe and its bind
                         retries -= 1
-                        processes[config.name], ports[config.name] = _start(config, env, logs[config.name])
+                        processes[config.name], ports[config.name] = _start(config, env, logs[config.name], cpus)
                         continue
                     lines = log.strip().splitlines()
                     ports[config.name] = f"did not start: {' / '.join(lines[-3:]) or 'no output'}"
@@ -193,7 +243,7 @@ def _servers(configs: tuple[ServerConfig, ...], timeout: float) -> Iterator[dict
             path.unlink(missing_ok=True)
 
 
-def _wrk(port: int, seconds: float, connections: int) -> float:
+def _wrk(port: int, seconds: float, connections: int, cpus: set[int] | None = None) -> float:
     command = [
         "wrk",
         "-t1",
@@ -205,14 +255,16 @@ def _wrk(port: int, seconds: float, connections: int) -> float:
         f"X-Forwarded-For: {XFF}",
         f"http://{HOST}:{port}/",
     ]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 30, check=True, preexec_fn=_pinned(cpus)
+    ).stdout
     match = re.search(r"Requests/sec:\s*([\d.]+)", output)
     if match is None:
         raise RuntimeError(f"wrk printed no Requests/sec: {output!r}")
     return float(match.group(1))
 
 
-def _python_loadgen(port: int, seconds: float, connections: int) -> float:
+def _python_loadgen(port: int, seconds: float, connections: int, cpus: set[int] | None = None) -> float:
     command = [
         sys.executable,
         "-m",
@@ -225,11 +277,13 @@ def _python_loadgen(port: int, seconds: float, connections: int) -> float:
         "--header",
         f"X-Forwarded-For: {XFF}",
     ]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True, cwd=ROOT)
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 30, check=True, cwd=ROOT, preexec_fn=_pinned(cpus)
+    )
     return float(output.stdout.split(":")[1])
 
 
-def load_generator(seconds: float) -> tuple[str, Callable[[int, float, int], float]]:
+def load_generator(seconds: float) -> tuple[str, Callable[[int, float, int, set[int] | None], float]]:
     """``wrk`` when installed and the run is at least a second long, else the Python load generator."""
     if shutil.which("wrk") and seconds >= 1:
         return "wrk -t1", _wrk
@@ -247,24 +301,29 @@ def measure_servers(
 ) -> tuple[list[ServerRow], str]:
     """Requests/s of every configuration (median over ``rounds`` runs of ``seconds``) and a note on the method."""
     generator, drive = load_generator(seconds)
+    split = cpu_split()
+    server_cpus, load_cpus = split if split is not None else (None, None)
     rows = {config.name: ServerRow(config) for config in configs}
-    with _servers(configs, timeout=30.0) as ports:
-        live: list[tuple[ServerConfig, int]] = []
-        for config in configs:
-            port = ports[config.name]
-            if isinstance(port, str):
-                rows[config.name].note = port
-                continue
-            rows[config.name].answer = _ask(port)
-            live.append((config, port))
-        samples: dict[str, list[float]] = {config.name: [] for config, _ in live}
-        shares: dict[str, list[float]] = {config.name: [] for config, _ in live}
-        bare_ports = {config.server: port for config, port in live if config.middleware == "none"}
-        for _config, port in live if warm_up else ():  # imports, first connections, caches
-            drive(port, min(seconds, 1.0), connections)
-        rng = random.Random(seed)
-        wrapped = [(config, port) for config, port in live if config.middleware != "none"]
-        for index in range(rounds):
+    samples: dict[str, list[float]] = {config.name: [] for config in configs}
+    shares: dict[str, list[float]] = {config.name: [] for config in configs}
+    rng = random.Random(seed)
+    for index in range(rounds):
+        with _servers(configs, timeout=30.0, cpus=server_cpus) as ports:  # fresh processes every round
+            live: list[tuple[ServerConfig, int]] = []
+            for config in configs:
+                port = ports[config.name]
+                if isinstance(port, str):
+                    rows[config.name].note = port
+                    continue
+                answer = _ask(port)
+                row = rows[config.name]
+                if row.answer is None or row.answer == EXPECTED:  # a wrong answer in any round is the one shown
+                    row.answer = answer
+                live.append((config, port))
+            for _config, port in live if warm_up else ():
+                _warm(port)
+            bare_ports = {config.server: port for config, port in live if config.middleware == "none"}
+            wrapped = [(config, port) for config, port in live if config.middleware != "none"]
             rng.shuffle(wrapped)
             for config, port in wrapped:
                 # Each wrapped run is paired with a bare run of the same server right next to it (in random
@@ -272,19 +331,27 @@ def measure_servers(
                 bare_port = bare_ports.get(config.server)
                 pair = [("mine", port)] + ([("bare", bare_port)] if bare_port is not None else [])
                 rng.shuffle(pair)
-                rates = {role: drive(where, seconds, connections) for role, where in pair}
+                rates = {role: drive(where, seconds, connections, load_cpus) for role, where in pair}
                 samples[config.name].append(rates["mine"])
                 if "bare" in rates:
                     samples[f"{config.server}-bare"].append(rates["bare"])
                     shares[config.name].append(rates["mine"] / rates["bare"])
-            progress(f"server round {index + 1}/{rounds}")
+        progress(f"server round {index + 1}/{rounds}")
     for name, values in samples.items():
         if values:
             rows[name].stats = stats(values)
+            rows[name].note = ""
         if shares[name]:
             rows[name].share = stats(shares[name])
+    pinning = (
+        f"servers pinned to CPU {sorted(server_cpus)}, the load generator to CPU {sorted(load_cpus)}"
+        if server_cpus is not None and load_cpus is not None
+        else "no CPU pinning (one CPU)"
+    )
     note = (
-        f"{generator}, {connections} connections, runs of {seconds:g}s, 1 worker per server; {rounds} rounds, each "
-        "running every wrapped configuration next to a run of its bare server (share of bare = median of those pairs)"
+        f"{generator}, {connections} connections, runs of {seconds:g}s, 1 worker per server, {pinning}; {rounds} "
+        "rounds, each starting fresh server processes and running every wrapped configuration next to a run of its "
+        "bare server (share of bare = median of those pairs). The pass-through control is a middleware that does "
+        "nothing: its distance from 100% is the method's resolution."
     )
     return list(rows.values()), note

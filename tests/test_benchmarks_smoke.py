@@ -4,6 +4,7 @@ marked wrong. No timing is asserted anywhere: timings here are meaningless by de
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.report import LEVEL1, LEVEL2, Results, targets
 from benchmarks.scenarios import SCENARIOS, requests, verdict
-from benchmarks.server import CONFIGS, EXPECTED, measure_servers
+from benchmarks.server import CONFIGS, CONTROL, EXPECTED, cpu_split, measure_servers
 
 #: Peers whose answer must be right on every scenario (the rest are hop counters or best-effort pickers).
 ALWAYS_RIGHT = ("realip", "realip-asgi", "realip-wsgi")
@@ -86,4 +87,15 @@ def test_whole_server_level_answers_through_every_configuration() -> None:
     assert [row.config.name for row in rows] == [config.name for config in CONFIGS]
     for row in rows:
         assert row.stats is not None and row.stats.median > 0, (row.config.name, row.note)
-        assert row.answer == ("127.0.0.1" if row.config.middleware == "none" else EXPECTED), row
+        assert row.answer == ("127.0.0.1" if row.config.middleware in ("none", CONTROL) else EXPECTED), row
+
+
+def test_servers_and_load_generator_get_separate_cpus() -> None:
+    split = cpu_split()
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        assert split is None
+        return
+    assert split is not None
+    servers, load = split
+    assert servers and load and not servers & load and servers | load == cpus
