@@ -1,6 +1,7 @@
 """``python -m benchmarks``: run every level and write ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 
-The default run is sized to finish in about five minutes on two quiet cores; ``--quick`` is a seconds-long
+The default run is sized to finish in about nine minutes on two quiet cores (four of them counting instructions
+under valgrind); ``--quick`` is a seconds-long
 structural run (tiny samples, meaningless timings) used by the smoke test.
 """
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .instructions import INSTRUCTION_CONFIGS, QUICK_INSTRUCTION_CONFIGS, measure_instructions
 from .report import Results, markdown, plot, targets, targets_table
 from .resolution import Settings, measure
 from .server import measure_servers
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument("--server-rounds", type=int, help="rounds over the server configurations (default 10, quick 1)")
     parser.add_argument("--server-seconds", type=float, help="seconds per server run (default 1, quick 0.3)")
     parser.add_argument("--no-server", action="store_true", help="skip level 3 (whole-server throughput)")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip level 3's instruction counts (callgrind, ~4 minutes)"
+    )
     parser.add_argument("--noisy", action="store_true", help="flag the report as measured on a busy machine")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="directory for benchmarks.md/.png")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -63,6 +68,14 @@ def main(argv: list[str] | None = None) -> Results:
             progress=progress,
         )
         results.servers, results.server_note = rows, note
+    if not args.no_instructions:
+        counted, counted_note = measure_instructions(
+            requests=20 if quick else 600,
+            configs=QUICK_INSTRUCTION_CONFIGS if quick else INSTRUCTION_CONFIGS,
+            seeds=(0,) if quick else (0, 1, 2),
+            progress=progress,
+        )
+        results.instructions, results.instructions_note = counted, counted_note
     results.toa, results.toa_note = measure_toa(settings.rounds, settings.batch_seconds)
     progress("TOA done")
     results.seconds = time.monotonic() - started

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .instructions import InstructionRow
 from .peers import CONTENDERS
 from .resolution import MODES, Cell, Settings
 from .scenarios import SCENARIOS
-from .server import CONTROL, ServerRow
+from .server import CONTROL, EXPECTED, ServerRow
 from .toa import ToaRow
 
 __all__ = ["LEVEL1", "LEVEL2", "Results", "Target", "markdown", "plot", "targets"]
@@ -48,6 +49,8 @@ class Results:
     cells: list[Cell]
     servers: list[ServerRow] = field(default_factory=list)
     server_note: str = "not run"
+    instructions: list[InstructionRow] = field(default_factory=list)
+    instructions_note: str = "not run"
     toa: list[ToaRow] = field(default_factory=list)
     toa_note: str = "not run"
     noisy: bool = False
@@ -76,6 +79,13 @@ class Target:
     goal: str
     met: bool | None
     best_peer: str = ""
+
+
+def _server_mark(middleware: str, answer: str | None) -> str:
+    """✓/✗ for a middleware's answer at the server levels; nothing for the bare server and the control."""
+    if middleware in ("none", CONTROL):
+        return ""
+    return " ✓" if answer == EXPECTED else " ✗"
 
 
 def _us(ns: float) -> str:
@@ -214,6 +224,37 @@ def targets(results: Results) -> list[Target]:
                 best_text,
             )
         )
+    counted = {row.config.name: row for row in results.instructions}
+    for server, mine in (("uvicorn", "uvicorn-realip"), ("gunicorn", "gunicorn-realip")):
+        bare_count, my_count = counted.get(f"{server}-bare"), counted.get(mine)
+        if bare_count is None or my_count is None or bare_count.per_request is None or my_count.per_request is None:
+            rows.append(Target("server, counted: ≥ 98% of bare", server, "-", "-", None, "≥ 0.98", None))
+            continue
+        share = bare_count.per_request / my_count.per_request
+        peer_counts = [
+            r
+            for r in results.instructions
+            if r.config.server == server
+            and r.config.middleware not in ("none", CONTROL)
+            and r.config.name != mine
+            and r.per_request is not None
+        ]
+        fewest = min(peer_counts, key=lambda r: r.per_request or 0.0, default=None)
+        rows.append(
+            Target(
+                "server, counted: ≥ 98% of bare",
+                f"{server} S3, instructions/request",
+                f"{my_count.per_request:,.0f}",
+                f"bare {bare_count.per_request:,.0f}",
+                share,
+                "≥ 0.98",
+                share >= 0.98,
+                f"{fewest.config.middleware} {fewest.per_request:,.0f} "
+                f"({bare_count.per_request / fewest.per_request:.1%} of bare)"
+                if fewest is not None and fewest.per_request
+                else "",
+            )
+        )
     toa = {row.name: row for row in results.toa}
     for what in ("parse_options", "parse_packet"):
         c, pure = toa.get(f"{what} C"), toa.get(f"{what} pure")
@@ -337,10 +378,32 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
             share = "(reference)" if row.config.middleware == "none" else "-"
             if row.share is not None:
                 share = f"{row.share.median:.1%} ±{row.share.iqr / 2:.1%}"
-            mark = "" if row.config.middleware in ("none", CONTROL) else " ✓" if row.answer == "198.51.100.7" else " ✗"
             out.append(
                 f"| {row.config.server} | {row.config.middleware} | {row.stats.median:.0f} ±{row.stats.iqr / 2:.0f} "
-                f"| {share} | {row.answer}{mark} |"
+                f"| {share} | {row.answer}{_server_mark(row.config.middleware, row.answer)} |"
+            )
+    out += ["", "## Level 3, counted: instructions per request inside the server (callgrind)", ""]
+    out += [results.instructions_note, ""]
+    if results.instructions:
+        bare_counts = {r.config.server: r.per_request for r in results.instructions if r.config.middleware == "none"}
+        out += [
+            "| server | middleware | instructions per request (median; per seed) | over bare | share of bare "
+            "| client answered |",
+            "|---|---|---|---|---|---|",
+        ]
+        for counted in results.instructions:
+            if counted.per_request is None:
+                out.append(f"| {counted.config.server} | {counted.config.middleware} | {counted.note or '-'} | | | |")
+                continue
+            seeds = ", ".join(f"{value:,.0f}" for value in counted.by_seed)
+            bare = bare_counts.get(counted.config.server)
+            extra = share = "(reference)" if counted.config.middleware == "none" else "-"
+            if bare and counted.config.middleware != "none":
+                extra = f"{counted.per_request - bare:+,.0f}"
+                share = f"{bare / counted.per_request:.1%}"
+            out.append(
+                f"| {counted.config.server} | {counted.config.middleware} | {counted.per_request:,.0f} ({seeds}) "
+                f"| {extra} | {share} | {counted.answer}{_server_mark(counted.config.middleware, counted.answer)} |"
             )
     out += ["", "## Level 4: TOA", "", results.toa_note, ""]
     if results.toa:
@@ -368,13 +431,13 @@ def _cpus() -> str:
 
 
 def plot(results: Results, path: Path) -> None:
-    """Four panels: level 1 distinct, level 2 warm, level 3 throughput, TOA; wrong answers hatched."""
+    """Five panels: level 1 distinct, level 2 warm, level 3 throughput and instructions, TOA."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 2, figsize=(15, 11))
+    figure, axes = plt.subplots(3, 2, figsize=(15, 16))
     _bars(axes[0][0], results, "distinct", ("realip", "floor", *PEERS), "Level 1: per call, distinct clients")
     _bars(
         axes[0][1],
@@ -411,6 +474,24 @@ def plot(results: Results, path: Path) -> None:
     else:
         ax.text(0.5, 0.5, results.toa_note, ha="center", va="center", transform=ax.transAxes, wrap=True)
     ax.set_title("Level 4: TOA, µs per call")
+    ax = axes[2][0]
+    bare_counts = {r.config.server: r.per_request for r in results.instructions if r.config.middleware == "none"}
+    counted = [
+        (r, r.per_request - bare)
+        for r in results.instructions
+        if r.config.middleware != "none" and r.per_request is not None and (bare := bare_counts.get(r.config.server))
+    ]
+    if counted:
+        ax.barh(
+            [f"{r.config.server}: {r.config.middleware}" for r, _ in counted],
+            [extra for _, extra in counted],
+            color=[_colour(r.config.middleware) for r, _ in counted],
+        )
+        ax.invert_yaxis()
+    else:
+        ax.text(0.5, 0.5, results.instructions_note, ha="center", va="center", transform=ax.transAxes, wrap=True)
+    ax.set_title("Level 3, counted: instructions per request over the bare server (lower is better)")
+    axes[2][1].axis("off")
     if results.noisy:
         figure.suptitle("NOISY RUN (busy machine): ratios are rough", color="#c44e52")
     figure.tight_layout()
@@ -434,7 +515,7 @@ _PALETTE = {
 
 
 def _colour(name: str) -> str:
-    return "#e1812c" if "realip" in name else "#7f7f7f" if name in ("none", "floor") else "#4c72b0"
+    return "#e1812c" if "realip" in name else "#7f7f7f" if name in ("none", "floor", CONTROL) else "#4c72b0"
 
 
 def _bars(ax: object, results: Results, mode: str, names: Sequence[str], title: str) -> None:

@@ -39,7 +39,18 @@ from pathlib import Path
 from .apps import SERVER_TRUSTED
 from .timing import Stats, stats
 
-__all__ = ["CONFIGS", "CONTROL", "ServerConfig", "ServerRow", "measure_servers"]
+__all__ = [
+    "CONFIGS",
+    "CONTROL",
+    "ServerConfig",
+    "ServerRow",
+    "ask",
+    "measure_servers",
+    "server_env",
+    "start_server",
+    "stop_server",
+    "warm",
+]
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +143,7 @@ def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
-def _ask(port: int) -> str | None:
+def ask(port: int) -> str | None:
     """The body (the client the app saw) for one request carrying the S3 header; ``None`` if no answer."""
     connection = http.client.HTTPConnection(HOST, port, timeout=2)
     try:
@@ -144,7 +155,14 @@ def _ask(port: int) -> str | None:
         connection.close()
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def server_env() -> dict[str, str]:
+    """The servers' environment: ours without REALIP_* (each app configures itself), the checkout importable."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REALIP_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -157,7 +175,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _warm(port: int, requests: int = 300) -> None:
+def warm(port: int, requests: int = 300) -> None:
     """A few hundred requests on one connection: imports, first-call paths and caches, before timing."""
     connection = http.client.HTTPConnection(HOST, port, timeout=2)
     try:
@@ -170,10 +188,10 @@ def _warm(port: int, requests: int = 300) -> None:
         connection.close()
 
 
-def _start(
-    config: ServerConfig, env: dict[str, str], log: Path, cpus: set[int] | None = None
+def start_server(
+    config: ServerConfig, env: dict[str, str], log: Path, cpus: set[int] | None = None, wrapper: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Launch one server: on a socket bound here (``{fd}``), else on a port that was free a moment ago."""
+    """Launch one server (under ``wrapper``, e.g. valgrind): on a socket bound here (``{fd}``), else on a free port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, 0))
@@ -185,7 +203,8 @@ def _start(
         else:
             listener.close()  # the server binds this port itself
         fd = str(listener.fileno()) if uses_fd else ""
-        argv = [sys.executable, *(arg.replace("{fd}", fd).replace("{port}", str(port)) for arg in config.argv)]
+        filled = (arg.replace("{fd}", fd).replace("{port}", str(port)) for arg in config.argv)
+        argv = [*wrapper, sys.executable, *filled]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 argv,
@@ -209,27 +228,26 @@ def _servers(
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
     ports: dict[str, int | str] = {}
-    env = {key: value for key, value in os.environ.items() if not key.startswith("REALIP_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env = server_env()
     try:
         for config in configs:
             handle, name = tempfile.mkstemp(prefix=f"realip-bench-{config.name}-", suffix=".log")
             os.close(handle)
             logs[config.name] = Path(name)
-            processes[config.name], ports[config.name] = _start(config, env, logs[config.name], cpus)
+            processes[config.name], ports[config.name] = start_server(config, env, logs[config.name], cpus)
         deadline = time.monotonic() + timeout
         for config in configs:
             retries = 2
             while True:
                 port, process = ports[config.name], processes[config.name]
                 assert isinstance(port, int)
-                if _ask(port) is not None:
+                if ask(port) is not None:
                     break
                 if process.poll() is not None or time.monotonic() > deadline:
                     log = logs[config.name].read_text(errors="replace")
                     if "in use" in log and retries:  # the port was taken between our probe and its bind
                         retries -= 1
-                        processes[config.name], ports[config.name] = _start(config, env, logs[config.name], cpus)
+                        processes[config.name], ports[config.name] = start_server(config, env, logs[config.name], cpus)
                         continue
                     lines = log.strip().splitlines()
                     ports[config.name] = f"did not start: {' / '.join(lines[-3:]) or 'no output'}"
@@ -238,7 +256,7 @@ def _servers(
         yield ports
     finally:
         for process in processes.values():
-            _stop(process)
+            stop_server(process)
         for path in logs.values():
             path.unlink(missing_ok=True)
 
@@ -315,13 +333,13 @@ def measure_servers(
                 if isinstance(port, str):
                     rows[config.name].note = port
                     continue
-                answer = _ask(port)
+                answer = ask(port)
                 row = rows[config.name]
                 if row.answer is None or row.answer == EXPECTED:  # a wrong answer in any round is the one shown
                     row.answer = answer
                 live.append((config, port))
             for _config, port in live if warm_up else ():
-                _warm(port)
+                warm(port)
             bare_ports = {config.server: port for config, port in live if config.middleware == "none"}
             wrapped = [(config, port) for config, port in live if config.middleware != "none"]
             rng.shuffle(wrapped)

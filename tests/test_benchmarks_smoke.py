@@ -59,7 +59,8 @@ def test_realip_is_right_everywhere_and_forgeries_are_caught(run: tuple[Results,
 def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     results, out = run
     text = (out / "benchmarks.md").read_text(encoding="utf-8")
-    for heading in ("## Scenarios", "## Level 1", "## Level 2", "## Level 3", "## Level 4", "## Targets"):
+    for heading in ("## Scenarios", "## Level 1", "## Level 2", "## Level 3", "## Level 3, counted", "## Level 4",
+                    "## Targets"):  # fmt: skip
         assert heading in text
     for scenario in SCENARIOS:
         assert f"| {scenario.key} {scenario.title} |" in text
@@ -67,10 +68,22 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     png = (out / "benchmarks.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     rows = targets(results)
-    assert len(rows) == 21
+    assert len(rows) == 23
     timed = [row for row in rows if not row.target.startswith(("server", "TOA"))]
     assert all(row.ratio is not None and row.met is not None for row in timed), timed
     assert re.search(r"\| S3 within 1\.5x of the composite floor \| S3 warm \| [\d.]+ µs \|", text)
+
+
+def test_instruction_counts_run_under_callgrind_for_each_server(run: tuple[Results, Path]) -> None:
+    """The quick run counts bare and realip on both servers: real counts (a hello world is ~500k instructions)."""
+    results, _ = run
+    counted = {row.config.name: row for row in results.instructions}
+    assert set(counted) == {"uvicorn-bare", "uvicorn-realip", "gunicorn-bare", "gunicorn-realip"}
+    for name, row in counted.items():
+        assert row.per_request is not None and row.per_request > 100_000, (name, row.note)
+        assert row.answer == ("127.0.0.1" if name.endswith("bare") else EXPECTED)
+    rows = [row for row in targets(results) if row.target.startswith("server, counted")]
+    assert len(rows) == 2 and all(row.ratio is not None for row in rows)
 
 
 def test_distinct_mode_rotates_every_address() -> None:
