@@ -1,8 +1,7 @@
 """``python -m benchmarks``: run every level and write ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 
 The default run is sized to finish in about nine minutes on two quiet cores (four of them counting instructions
-under valgrind); ``--quick`` is a seconds-long
-structural run (tiny samples, meaningless timings) used by the smoke test.
+under valgrind); ``--quick`` is a short structural run (tiny samples, meaningless numbers) used by the smoke test.
 """
 
 from __future__ import annotations

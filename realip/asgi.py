@@ -89,12 +89,13 @@ class RealIPMiddleware:
         rewrite = self._rewrite
         try:
             result = rewrite(scope) if rewrite is not None else None
-        except Exception:  # only an allocation failure could land here; the Python path below then decides
-            result = None
-        if result is None:
-            self._rewrite_python(scope)
-        elif result[6] in WARNING_REASONS:  # Result.reason
-            report(result)
+        except Exception:  # only running out of memory lands here: the request goes on, as on the Python path
+            self._log_failure(scope.get("client"))
+        else:
+            if result is None:
+                self._rewrite_python(scope)
+            elif result[6] in WARNING_REASONS:  # Result.reason
+                report(result)
         await self.app(scope, receive, send)
 
     def _rewrite_python(self, scope: Scope) -> None:

@@ -124,12 +124,13 @@ class RealIPMiddleware:
             rewrite = self._rewrite
             try:
                 result = rewrite(environ) if rewrite is not None else None
-            except Exception:  # only an allocation failure could land here; the Python path below then decides
-                result = None
-            if result is None:
-                self._rewrite_python(environ)
-            elif result[6] in WARNING_REASONS:  # Result.reason
-                report(result)
+            except Exception:  # only running out of memory lands here: the request goes on
+                self._log_failure(environ.get("REMOTE_ADDR"))
+            else:
+                if result is None:
+                    self._rewrite_python(environ)
+                elif result[6] in WARNING_REASONS:  # Result.reason
+                    report(result)
         return self.app(environ, start_response)
 
     def _rewrite_python(self, environ: WSGIEnvironment) -> None:

@@ -288,6 +288,26 @@ def test_non_text_environ_values_fall_back_to_the_peer(caplog: pytest.LogCapture
     assert "could not resolve the client" in caplog.records[0].getMessage()
 
 
+def test_requests_after_the_first_take_the_c_rewrite_and_its_failure_passes_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first request checks the server in Python; then the C twin rewrites. If it fails, nothing is guessed."""
+    middleware = RealIPMiddleware(echo, trusted_proxies=["loopback"])
+    first = run(middleware, make_environ("127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"))
+    assert first["REMOTE_ADDR"] == "198.51.100.7" and middleware._rewrite is not None
+    calls: list[str] = []
+
+    def out_of_memory(environ: dict[str, Any]) -> None:
+        calls.append(environ["REMOTE_ADDR"])
+        raise MemoryError
+
+    middleware._rewrite = out_of_memory
+    with caplog.at_level(logging.DEBUG, logger="realip"):
+        seen = run(middleware, make_environ("127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"))
+    assert calls == ["127.0.0.1"] and seen["REMOTE_ADDR"] == "127.0.0.1" and RESULT_KEY not in seen
+    assert [record.levelno for record in caplog.records if record.name == "realip"] == [logging.ERROR]
+
+
 # -- header-name folding: X_Forwarded_For looks like X-Forwarded-For in the environ -------------------------------
 
 GENUINE = ("X-Forwarded-For", "198.51.100.7")
