@@ -483,11 +483,12 @@ static PyObject *make_result(PyTypeObject *type, PyObject *items[9])
     return result;
 }
 
-/* Where the forwarding header's value comes from: 0 found (value NULL: no header), -1 not ours (Python decides). */
-typedef int (*find_value)(const Fast *f, PyObject *source, const char **value, Py_ssize_t *size);
+/* Where the forwarding header's value comes from: 0 found (value NULL: no header), -1 not ours (Python decides).
+ * *owner is the (borrowed) object holding the value's bytes, which the caller keeps alive while it reads them. */
+typedef int (*find_value)(const Fast *f, PyObject *source, const char **value, Py_ssize_t *size, PyObject **owner);
 
 /* ASGI-style header pairs: exactly one line of the configured name. */
-static int value_in_list(const Fast *f, PyObject *headers, const char **value, Py_ssize_t *size)
+static int value_in_list(const Fast *f, PyObject *headers, const char **value, Py_ssize_t *size, PyObject **owner)
 {
     Py_ssize_t i, count;
     if (!PyList_CheckExact(headers))
@@ -504,20 +505,22 @@ static int value_in_list(const Fast *f, PyObject *headers, const char **value, P
             continue;
         if (*value != NULL)
             return -1;                  /* repeated lines: Python joins them */
-        if (ascii_view(PyTuple_GET_ITEM(pair, 1), value, size) != 0)
+        *owner = PyTuple_GET_ITEM(pair, 1);
+        if (ascii_view(*owner, value, size) != 0)
             return -1;
     }
     return 0;
 }
 
 /* A WSGI environ value (NULL: absent): an ASCII str. */
-static int value_in_environ(const Fast *f, PyObject *text, const char **value, Py_ssize_t *size)
+static int value_in_environ(const Fast *f, PyObject *text, const char **value, Py_ssize_t *size, PyObject **owner)
 {
     (void)f;
     if (text == NULL)
         return 0;
     if (!PyUnicode_CheckExact(text))
         return -1;
+    *owner = text;
     return ascii_view(text, value, size);
 }
 
@@ -530,6 +533,7 @@ static PyObject *resolve_core(const Fast *f, PyObject *host, PyObject *port, fin
     address peer_address, entry;
     int reason = R_ALL_TRUSTED, from_header = 0;
     PyObject *peer_ip = NULL, *passed = NULL, *client_ip = NULL, *client_port = NULL, *items[9], *result = NULL;
+    PyObject *owner = NULL;
 
     /* The peer: an ASCII str holding an address (no brackets, no port); anything else is Python's. */
     if (!PyUnicode_CheckExact(host) || ascii_view(host, &host_data, &host_len) != 0 || host_len == 0 ||
@@ -538,13 +542,16 @@ static PyObject *resolve_core(const Fast *f, PyObject *host, PyObject *port, fin
         Py_RETURN_NONE;
     if (!PyLong_CheckExact(port))
         port = Py_None;
+    /* Held, like the header value below: an allocation may run a collection and any finalizer, and such code could
+     * drop the caller's references (by rewriting the scope, say). */
+    Py_INCREF(port);
     if (peer_address.text_len == host_len && memcmp(peer_address.text, host_data, (size_t)host_len) == 0) {
         peer_ip = host;                 /* already canonical: no new string */
         Py_INCREF(peer_ip);
     } else {
         peer_ip = ascii_str(peer_address.text, peer_address.text_len);
         if (peer_ip == NULL)
-            return NULL;
+            goto done;
     }
     if (!trusted(f, &peer_address)) {
         PyObject *untrusted[9] = {peer_ip, port, f->peer_word, peer_ip, f->empty, Py_None,
@@ -552,8 +559,11 @@ static PyObject *resolve_core(const Fast *f, PyObject *host, PyObject *port, fin
         result = make_result((PyTypeObject *)f->result_type, untrusted);
         goto done;
     }
-    if (find(f, source, &value, &value_len) != 0)
+    if (find(f, source, &value, &value_len, &owner) != 0) {
+        owner = NULL;                   /* not held yet */
         goto not_ours;
+    }
+    Py_XINCREF(owner);                  /* the bytes of the value are read while objects are allocated */
 
     passed = PyList_New(0);
     if (passed == NULL)
@@ -647,6 +657,8 @@ not_ours:
     result = Py_None;
     Py_INCREF(result);
 done:     /* result is the answer, None (Python decides), or NULL with an exception set */
+    Py_DECREF(port);
+    Py_XDECREF(owner);
     Py_XDECREF(peer_ip);
     Py_XDECREF(passed);
     Py_XDECREF(client_ip);
@@ -700,9 +712,12 @@ static PyObject *fast_rewrite_scope(Fast *self, PyObject *scope)
         !PyTuple_CheckExact(client) || PyTuple_GET_SIZE(client) != 2 || headers == NULL ||
         !PyList_CheckExact(headers) || (state != NULL && state != Py_None && !PyDict_CheckExact(state)))
         Py_RETURN_NONE;
+    Py_XINCREF(state);                  /* held across the allocations below (see resolve_core) */
     result = resolve_core(self, PyTuple_GET_ITEM(client, 0), PyTuple_GET_ITEM(client, 1), value_in_list, headers);
-    if (result == NULL || result == Py_None)
+    if (result == NULL || result == Py_None) {
+        Py_XDECREF(state);
         return result;
+    }
     /* client: (client_ip, client_port or 0); the C path's client_ip is always a str. */
     new_client = PyTuple_Pack(2, PyTuple_GET_ITEM(result, 0),
                               PyTuple_GET_ITEM(result, 1) == Py_None ? self->zero : PyTuple_GET_ITEM(result, 1));
@@ -719,10 +734,12 @@ static PyObject *fast_rewrite_scope(Fast *self, PyObject *scope)
         goto fail;
     Py_DECREF(new_client);
     Py_XDECREF(new_state);
+    Py_XDECREF(state);
     return result;
 fail:
     Py_XDECREF(new_client);
     Py_XDECREF(new_state);
+    Py_XDECREF(state);
     Py_DECREF(result);
     return NULL;
 }
@@ -761,10 +778,14 @@ static PyObject *fast_rewrite_environ(Fast *self, PyObject *environ)
     }
     if (port == Py_None)
         Py_INCREF(port);
+    /* The environ's values are read after allocations (see resolve_core): held until the end. */
+    Py_INCREF(address);
+    Py_XINCREF(port_text);
+    Py_XINCREF(scheme);
     result = resolve_core(self, address, port, value_in_environ, value);
     Py_DECREF(port);
     if (result == NULL || result == Py_None)
-        return result;
+        goto done;
     orig = PyDict_New();
     if (orig == NULL || PyDict_SetItem(orig, k_remote_addr, address) < 0 ||
         PyDict_SetItem(orig, k_remote_port, port_text != NULL ? port_text : Py_None) < 0 ||
@@ -783,17 +804,21 @@ static PyObject *fast_rewrite_environ(Fast *self, PyObject *environ)
     if (port_out != NULL) {
         if (PyDict_SetItem(environ, k_remote_port, port_out) < 0)
             goto fail;
-    } else if (replace_port && port_text != NULL && PyDict_DelItem(environ, k_remote_port) < 0) {
-        goto fail;
+    } else if (replace_port) {          /* environ.pop("REMOTE_PORT", None) */
+        PyObject *present = item(environ, k_remote_port, &failed);
+        if (failed || (present != NULL && PyDict_DelItem(environ, k_remote_port) < 0))
+            goto fail;
     }
-    Py_DECREF(orig);
-    Py_XDECREF(port_out);
-    return result;
+    goto done;
 fail:
+    Py_CLEAR(result);
+done:     /* result is the answer, None (Python decides), or NULL with an exception set */
     Py_XDECREF(orig);
     Py_XDECREF(port_out);
-    Py_DECREF(result);
-    return NULL;
+    Py_DECREF(address);
+    Py_XDECREF(port_text);
+    Py_XDECREF(scheme);
+    return result;
 }
 
 static void fast_dealloc(Fast *self)
@@ -921,6 +946,10 @@ static int speedups_exec(PyObject *module)
 
 static PyModuleDef_Slot speedups_slots[] = {
     {Py_mod_exec, speedups_exec},
+#ifdef Py_mod_multiple_interpreters
+    /* The key strings and the Fast type are process-wide statics: one interpreter only. */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
     {0, NULL},
 };
 

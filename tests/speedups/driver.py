@@ -6,10 +6,12 @@ Run by tests/speedups/test_speedups.py under valgrind (the installed build) and 
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import random
 import sys
 from types import ModuleType
+from typing import Any
 
 from realip import Resolver
 from tests.speedups.reference import check_environ, check_scope, references
@@ -27,6 +29,51 @@ def load(path: str | None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _ClearOnCollect:
+    """Garbage in a reference cycle whose finalizer empties a container: code that runs in the middle of a call."""
+
+    def __init__(self, container: list[Any] | dict[str, Any]) -> None:
+        self.container = container
+        self.cycle = self
+
+    def __del__(self) -> None:
+        self.container.clear()
+
+
+def _collect_inside(container: list[Any] | dict[str, Any], function: Any, *args: Any) -> Any:
+    """``function(*args)`` with a collection at its first allocation of a tracked object, emptying ``container``."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    _ClearOnCollect(container)  # one tracked allocation since the collection: the next one collects
+    gc.set_threshold(1)
+    try:
+        return function(*args)
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def finalizer_mid_call(fast: Any) -> int:
+    """Failures when a collection inside the C twin empties the request it reads (the C twin must hold what it
+    reads, and ASan would see a read of freed memory)."""
+    value = ", ".join(["198.51.100.7", *["10.0.0.1"] * 5])
+    failures = 0
+    for index in range(200):
+        headers = [(b"x-forwarded-for", value.encode())]  # the list holds the only reference to the value
+        answer = _collect_inside(headers, fast.resolve, ("10.0.1.2", 1), headers)
+        failures += answer is None or answer.client_ip != "198.51.100.7" or headers != []
+        scope = {"type": "http", "client": ("10.0.1.2", int(f"4{index:04d}")), "state": {"app": 1},
+                 "headers": [(b"x-forwarded-for", value.encode())]}  # fmt: skip
+        answer = _collect_inside(scope, fast.rewrite_scope, scope)
+        failures += answer is None or answer.client_ip != "198.51.100.7" or answer.peer_port != 40000 + index
+        environ = {"REMOTE_ADDR": ".".join(["10", "0", "1", "2"]), "REMOTE_PORT": f"{index + 1}",
+                   "wsgi.url_scheme": "".join("http"), "HTTP_X_FORWARDED_FOR": "".join(value)}  # fmt: skip
+        answer = _collect_inside(environ, fast.rewrite_environ, environ)
+        failures += answer is None or answer.client_ip != "198.51.100.7" or answer.peer_port != index + 1
+        failures += environ.get("realip.orig") != {"REMOTE_ADDR": "10.0.1.2", "REMOTE_PORT": f"{index + 1}",
+                                                   "wsgi.url_scheme": "http"}  # fmt: skip
+    return failures
 
 
 def main(rounds: int, path: str | None) -> int:
@@ -52,6 +99,7 @@ def main(rounds: int, path: str | None) -> int:
                 except AssertionError as error:
                     print("difference:", error)
                     failures += 1
+    failures += finalizer_mid_call(module.Fast(Resolver(trusted_proxies=("10.0.0.0/8",))._c_config))
     print(f"speedups driver: {taken} requests taken by C, {failures} failures")
     return 1 if failures or not taken else 0
 
