@@ -73,7 +73,8 @@ _UVICORN = [
     "--log-level",
     "warning",
 ]
-_GUNICORN = ["-m", "gunicorn", "--bind", "fd://{fd}", "--workers", "1", "--log-level", "warning"]
+# --timeout: the worker watchdog must not kill a worker that boots ~50 times slower under valgrind (level 3, counted).
+_GUNICORN = ["-m", "gunicorn", "--bind", "fd://{fd}", "--workers", "1", "--timeout", "300", "--log-level", "warning"]
 
 
 @dataclass(frozen=True)

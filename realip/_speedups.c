@@ -273,7 +273,8 @@ static int load_tables(PyObject *tables, int bits, void **out, Py_ssize_t *out_c
         PyObject *pair = PyTuple_GET_ITEM(tables, i), *keys, *iterator, *item;
         long shift;
         Py_ssize_t size, j = 0;
-        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyFrozenSet_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyFrozenSet_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
             PyErr_SetString(PyExc_TypeError, "Fast(): a trust table entry is not (shift, frozenset)");
             return -1;
         }
