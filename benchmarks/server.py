@@ -176,17 +176,20 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def warm(port: int, requests: int = 300) -> None:
-    """A few hundred requests on one connection: imports, first-call paths and caches, before timing."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+def warm(port: int, requests: int = 300, timeout: float = 2) -> int:
+    """``requests`` S3 requests on one connection (imports, first-call paths, caches); how many were answered."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    served = 0
     try:
         for _ in range(requests):
             connection.request("GET", "/", headers={"X-Forwarded-For": XFF})
             connection.getresponse().read()
+            served += 1
     except OSError:
         pass
     finally:
         connection.close()
+    return served
 
 
 def start_server(
