@@ -22,7 +22,7 @@
 #include <string.h>
 
 /* Indexes into the reasons tuple the caller passes in its configuration. */
-enum { R_UNTRUSTED_PEER, R_NO_HEADER, R_UNTRUSTED_ENTRY, R_INVALID_ENTRY, R_HOP_LIMIT, R_ALL_TRUSTED, R_COUNT };
+enum { R_UNTRUSTED_PEER, R_NO_HEADER, R_UNTRUSTED_ENTRY, R_INVALID_ENTRY, R_HOP_LIMIT, R_ALL_TRUSTED, R_TOA, R_COUNT };
 
 /* Outcome of looking at one text: valid, invalid (the walk stops), or not ours (Python decides). */
 enum { NOT_OURS = -1, INVALID = 0, VALID = 1 };
@@ -229,7 +229,8 @@ static PyObject *k_client, *k_headers, *k_state, *k_realip, *k_type, *k_http, *k
 
 typedef struct {
     PyObject_HEAD
-    PyObject *name_bytes, *name_str, *octets, *result_type, *reasons, *peer_word, *environ_key, *zero, *empty;
+    PyObject *name_bytes, *name_str, *octets, *result_type, *reasons, *peer_word, *environ_key, *toa_word;
+    PyObject *zero, *empty;
     const char *name;
     Py_ssize_t name_len;
     const unsigned char *octet_table;
@@ -822,6 +823,64 @@ done:     /* result is the answer, None (Python decides), or NULL with an except
     return result;
 }
 
+/* A plain address text (no brackets, no port) as a str: 1 parsed into *a, 0 not (Python decides). */
+static int plain_address(PyObject *host, address *a)
+{
+    const char *data;
+    Py_ssize_t size;
+    return PyUnicode_CheckExact(host) && ascii_view(host, &data, &size) == 0 && size > 0 && data[0] != '[' &&
+           parse_entry((const unsigned char *)data, size, a) == VALID && a->port < 0;
+}
+
+/* The canonical text of a parsed plain address: `host` itself when it is already canonical. */
+static PyObject *canonical(PyObject *host, const address *a)
+{
+    if (a->text_len == PyUnicode_GET_LENGTH(host) &&
+        memcmp(a->text, PyUnicode_1BYTE_DATA(host), (size_t)a->text_len) == 0) {
+        Py_INCREF(host);
+        return host;
+    }
+    return ascii_str(a->text, a->text_len);
+}
+
+PyDoc_STRVAR(fast_resolve_toa_doc,
+"resolve_toa(peer, toa, /)\n--\n\n"
+"The Result when a trusted (host, port) peer carried an untrusted (host, port) TOA address: that address is the\n"
+"client. None for anything else (an untrusted peer, a trusted TOA address that starts a header walk, other forms):\n"
+"Resolver.resolve decides.");
+
+static PyObject *fast_resolve_toa(Fast *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *peer, *toa, *port, *toa_port, *peer_ip = NULL, *toa_ip = NULL, *proxies = NULL, *result = NULL;
+    address peer_address, toa_address;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "resolve_toa() takes exactly 2 arguments");
+        return NULL;
+    }
+    peer = args[0];
+    toa = args[1];
+    if (!PyTuple_CheckExact(peer) || PyTuple_GET_SIZE(peer) != 2 || !PyTuple_CheckExact(toa) ||
+        PyTuple_GET_SIZE(toa) != 2 || !plain_address(PyTuple_GET_ITEM(peer, 0), &peer_address) ||
+        !plain_address(PyTuple_GET_ITEM(toa, 0), &toa_address) || !trusted(self, &peer_address) ||
+        trusted(self, &toa_address))
+        Py_RETURN_NONE;
+    /* (The tuples are arguments, so everything read from them stays alive for the call.) */
+    port = PyLong_CheckExact(PyTuple_GET_ITEM(peer, 1)) ? PyTuple_GET_ITEM(peer, 1) : Py_None;
+    toa_port = PyLong_CheckExact(PyTuple_GET_ITEM(toa, 1)) ? PyTuple_GET_ITEM(toa, 1) : Py_None;
+    peer_ip = canonical(PyTuple_GET_ITEM(peer, 0), &peer_address);
+    toa_ip = peer_ip == NULL ? NULL : canonical(PyTuple_GET_ITEM(toa, 0), &toa_address);
+    proxies = toa_ip == NULL ? NULL : PyTuple_Pack(1, peer_ip);
+    if (proxies != NULL) {
+        PyObject *items[9] = {toa_ip, toa_port, self->toa_word, peer_ip, proxies, Py_None,
+                              PyTuple_GET_ITEM(self->reasons, R_TOA), port, self->zero};
+        result = make_result((PyTypeObject *)self->result_type, items);
+    }
+    Py_XDECREF(peer_ip);
+    Py_XDECREF(toa_ip);
+    Py_XDECREF(proxies);
+    return result;
+}
+
 static void fast_dealloc(Fast *self)
 {
     Py_ssize_t i;
@@ -838,6 +897,7 @@ static void fast_dealloc(Fast *self)
     Py_XDECREF(self->reasons);
     Py_XDECREF(self->peer_word);
     Py_XDECREF(self->environ_key);
+    Py_XDECREF(self->toa_word);
     Py_XDECREF(self->zero);
     Py_XDECREF(self->empty);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -845,7 +905,7 @@ static void fast_dealloc(Fast *self)
 
 #define CONFIG_DOC \
     "config: (name bytes, name str, octets, IPv4 table, max_hops, Result type, reasons tuple, \"peer\", IPv6 table,\n" \
-    "environ key), packed by realip.resolver.Resolver from its compiled trust (realip/_trust.py)."
+    "environ key, \"toa\"), packed by realip.resolver.Resolver from its compiled trust (realip/_trust.py)."
 
 static PyObject *fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -857,12 +917,13 @@ static PyObject *fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "Fast() takes no keyword arguments");
         return NULL;
     }
-    if (PyTuple_GET_SIZE(config) != 10 || !PyBytes_CheckExact(PyTuple_GET_ITEM(config, 0)) ||
+    if (PyTuple_GET_SIZE(config) != 11 || !PyBytes_CheckExact(PyTuple_GET_ITEM(config, 0)) ||
         !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 1)) || !PyBytes_CheckExact(PyTuple_GET_ITEM(config, 2)) ||
         PyBytes_GET_SIZE(PyTuple_GET_ITEM(config, 2)) != 256 || !PyType_Check(PyTuple_GET_ITEM(config, 5)) ||
         !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(config, 5), &PyTuple_Type) ||
         !PyTuple_CheckExact(PyTuple_GET_ITEM(config, 6)) || PyTuple_GET_SIZE(PyTuple_GET_ITEM(config, 6)) != R_COUNT ||
-        !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 7)) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 9))) {
+        !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 7)) || !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 9)) ||
+        !PyUnicode_CheckExact(PyTuple_GET_ITEM(config, 10))) {
         PyErr_SetString(PyExc_TypeError, "Fast(): bad config tuple; " CONFIG_DOC);
         return NULL;
     }
@@ -883,6 +944,7 @@ static PyObject *fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     KEEP(reasons, 6);
     KEEP(peer_word, 7);
     KEEP(environ_key, 9);
+    KEEP(toa_word, 10);
 #undef KEEP
     self->name = PyBytes_AS_STRING(self->name_bytes);
     self->name_len = PyBytes_GET_SIZE(self->name_bytes);
@@ -901,6 +963,7 @@ fail:
 
 static PyMethodDef fast_methods[] = {
     {"resolve", (PyCFunction)(void (*)(void))fast_resolve, METH_FASTCALL, fast_resolve_doc},
+    {"resolve_toa", (PyCFunction)(void (*)(void))fast_resolve_toa, METH_FASTCALL, fast_resolve_toa_doc},
     {"rewrite_scope", (PyCFunction)fast_rewrite_scope, METH_O, fast_rewrite_scope_doc},
     {"rewrite_environ", (PyCFunction)fast_rewrite_environ, METH_O, fast_rewrite_environ_doc},
     {NULL, NULL, 0, NULL},

@@ -215,14 +215,16 @@ class Resolver:
             self._trust.tables[0],
             self.max_hops,
             Result,
-            (_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY, _HOP_LIMIT, _ALL_TRUSTED),
+            (_UNTRUSTED_PEER, _NO_HEADER, _UNTRUSTED_ENTRY, _INVALID_ENTRY, _HOP_LIMIT, _ALL_TRUSTED, _TOA),
             "peer",
             self._trust.tables[1],
             environ_key(self._name_str),
+            "toa",
         )
         if _speedups is None or not self._fast:
             self._c_config = None
-        #: The C twin compiled for this configuration (``resolve``, ``rewrite_scope``, ``rewrite_environ``), or None.
+        #: The C twin compiled for this configuration (``resolve``, ``resolve_toa``, ``rewrite_scope``,
+        #: ``rewrite_environ``), or None.
         self._c_fast: Any = None if self._c_config is None else _speedups.Fast(self._c_config)
         #: ``(peer, headers) -> Result | None``: the C twin bound to this configuration, for adapters that want the
         #: common request without a Python frame in between (None: not built, or not a configuration it handles).
@@ -336,6 +338,10 @@ class Resolver:
                 result = self._resolve_fast(peer[0], peer[1], headers)
                 if result is not None:
                     return result
+        elif self._c_fast is not None:  # the C twin takes a trusted peer's untrusted TOA address, or says None
+            found: Result | None = self._c_fast.resolve_toa(peer, toa)
+            if found is not None:
+                return found
         if type(peer) is tuple and len(peer) == 2 and type(peer[0]) is str:  # ASGI's (host, port): inlined
             host: str = peer[0]
             peer_port: int | None = peer[1] if type(peer[1]) is int else None

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from realip import Resolver
-from tests.speedups.reference import check_environ, check_scope, references
+from tests.speedups.reference import PythonOnly, check_environ, check_scope, check_toa, references
 from tests.speedups.requests import random_environ, random_request, random_scope
 
 
@@ -84,6 +84,7 @@ def main(rounds: int, path: str | None) -> int:
         resolver = Resolver(trusted_proxies=trust, max_hops=max_hops)
         fast = module.Fast(resolver._c_config)
         _, asgi, wsgi = references(trusted_proxies=trust, max_hops=max_hops)
+        reference = PythonOnly(trusted_proxies=trust, max_hops=max_hops)
         rng = random.Random(max_hops)
         for _ in range(rounds):
             peer, port, headers = random_request(rng)
@@ -93,6 +94,12 @@ def main(rounds: int, path: str | None) -> int:
                 if answer is not None:
                     taken += 1
                     failures += answer != resolver.resolve(request[0], tuple(request[1]))
+            toa = (rng.choice([peer, "198.51.100.7", "100.64.3.4", "2001:db8::7", "x"]), rng.choice([1, None]))
+            try:
+                taken += check_toa(fast, reference, (rng.choice([peer, "10.0.1.2"]), port), toa)
+            except AssertionError as error:
+                print("difference:", error)
+                failures += 1
             for check, make in ((check_scope, random_scope), (check_environ, random_environ)):
                 try:
                     taken += check(fast, asgi if check is check_scope else wsgi, make(rng))

@@ -11,9 +11,15 @@ from realip.wsgi import RealIPMiddleware as WsgiMiddleware
 
 
 class PythonOnly(Resolver):
-    """A Resolver that never takes a C shortcut: a subclass (adapters then stay in Python) and tuple headers."""
+    """A Resolver that never takes a C shortcut: no C twin, a subclass (adapters then stay in Python), and tuple
+    headers (so not the Python twin of the C fast path either: the general path)."""
 
     __slots__ = ()
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._c_fast = None
+        self.resolve_common = None
 
     def resolve(self, peer: Any, headers: Any, toa: Any = None) -> Result:
         return super().resolve(peer, tuple(headers), toa)
@@ -46,6 +52,16 @@ def check_scope(fast: Any, reference: Any, scope: dict[str, Any]) -> bool:
     reference._rewrite_python(theirs)
     assert mine == theirs, (scope, mine, theirs)
     assert type(answer) is Result and answer is mine["state"]["realip"]
+    return True
+
+
+def check_toa(fast: Any, reference: Resolver, peer: Any, toa: Any) -> bool:
+    """C's TOA answer equals the general Python path's (or C declined); returns whether C took it."""
+    answer = fast.resolve_toa(peer, toa)
+    if answer is None:
+        return False
+    assert answer == reference.resolve(peer, [], toa), (peer, toa, answer)
+    assert type(answer) is Result and answer.source == "toa"
     return True
 
 

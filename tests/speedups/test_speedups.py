@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import realip.resolver
 from realip import Resolver
-from tests.speedups.reference import check_environ, check_scope, references
+from tests.speedups.reference import PythonOnly, check_environ, check_scope, check_toa, references
 from tests.speedups.requests import ENTRIES, NAMES, PEERS, PORT_TEXTS, random_environ, random_request, random_scope
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -145,6 +145,33 @@ def test_generated_environs_agree(peer: str, port: object, header: str | None, t
     if header is not None:
         environ["HTTP_X_FORWARDED_FOR"] = header
     check_environ(fast, wsgi, environ)
+
+
+TOA_HOSTS = ["198.51.100.7", "100.64.3.4", "10.9.9.9", "2001:db8::7", "2001:DB8:0::7", "::ffff:198.51.100.7",
+             "[2001:db8::7]", "198.51.100.7:80", "010.1.1.1", "", "x", "2001:db8:f::9"]  # fmt: skip
+
+
+@settings(max_examples=max(500, settings.default.max_examples))
+@given(
+    st.sampled_from(PEERS),
+    st.one_of(st.integers(0, 65535), st.none(), st.just("80"), st.just(True)),
+    st.sampled_from(TOA_HOSTS),
+    st.one_of(st.integers(0, 65535), st.none(), st.just(True)),
+    st.sampled_from(CONFIGS),
+)
+def test_toa_answers_agree(peer: str, port: object, toa_host: str, toa_port: object, trust: tuple[str, ...]) -> None:
+    fast = Resolver(trusted_proxies=trust)._c_fast
+    check_toa(fast, PythonOnly(trusted_proxies=trust), (peer, port), (toa_host, toa_port))
+
+
+def test_toa_is_taken_by_c_in_the_common_case_only() -> None:
+    fast = Resolver(trusted_proxies=TRUST)._c_fast
+    reference = PythonOnly(trusted_proxies=TRUST)
+    assert check_toa(fast, reference, ("10.0.1.2", 51234), ("198.51.100.7", 40123))  # the L4 load balancer's case
+    assert check_toa(fast, reference, ("10.0.1.2", 51234), ("2001:DB8::7", None))
+    assert fast.resolve_toa(("203.0.113.9", 1), ("198.51.100.7", 2)) is None  # untrusted peer: Python's
+    assert fast.resolve_toa(("10.0.1.2", 1), ("100.64.3.4", 2)) is None  # trusted TOA address: a walk, Python's
+    assert fast.resolve_toa(("10.0.1.2", 1), ["198.51.100.7", 2]) is None
 
 
 def test_rewrites_write_what_the_adapters_promise() -> None:
