@@ -2,8 +2,8 @@
 
 Requests per second on a shared machine move by a few percent from one run to the next (the pass-through control
 shows how much), which is the size of the 2% the whole-server target is about. An instruction count does not move:
-callgrind counts every instruction the server's processes run, whatever else the machine is doing, and every
-configuration runs with the same hash seed. Each server runs twice, serving a few hundred requests and then a
+callgrind counts every instruction the serving process runs (gunicorn's worker; its master only keeps time), whatever
+else the machine is doing, and every configuration runs with the same hash seeds. Each server runs twice, serving a few hundred requests and then a
 thousand more; the difference of the two totals is the cost of those requests alone (start-up and shut-down
 cancel). Instructions are not time (a cache miss costs more than an add), so this level backs the
 requests-per-second figures up; it does not replace them.
@@ -58,7 +58,7 @@ class InstructionRow:
 def _total(
     config: ServerConfig, requests: int, seed: int, folder: Path, valgrind: str
 ) -> tuple[int | None, str | None]:
-    """Instructions all of a server's processes ran from start to exit, serving ``requests`` requests; its answer."""
+    """Instructions the server's serving process ran from start to exit, serving ``requests`` requests; its answer."""
     run = folder / f"{config.name}-{seed}-{requests}"
     run.mkdir()
     wrapper = (valgrind, "--tool=callgrind", f"--callgrind-out-file={run}/callgrind.%p")
@@ -80,8 +80,11 @@ def _total(
             process.wait(timeout=120)
         except subprocess.TimeoutExpired:
             stop_server(process)
-    totals = [int(match.group(1)) for path in run.glob("callgrind.*") if (match := _TOTALS.search(path.read_bytes()))]
-    return (sum(totals) if totals else None), answer
+    counts = {path.name: _TOTALS.search(path.read_bytes()) for path in run.glob("callgrind.*")}
+    if len(counts) > 1:  # gunicorn: count the worker, which serves the requests; the master only keeps time
+        counts.pop(f"callgrind.{process.pid}", None)
+    totals = [int(match.group(1)) for match in counts.values() if match is not None]
+    return (sum(totals) if totals and len(totals) == len(counts) else None), answer
 
 
 def _count(
@@ -122,8 +125,9 @@ def measure_instructions(
             progress(f"instructions: {config.name}")
     note = (
         f"callgrind (valgrind): each server run twice, serving {_BASELINE} and {_BASELINE + requests} requests on one "
-        f"keep-alive connection; instructions per request = the difference of the two totals (every process of the "
-        f"server, start to exit) over {requests}; the median over PYTHONHASHSEED={', '.join(map(str, seeds))} (hash "
+        f"keep-alive connection; instructions per request = the difference of the two totals (the process serving "
+        f"the requests, start to exit: gunicorn's worker, not its master) over {requests}; the median over "
+        f"PYTHONHASHSEED={', '.join(map(str, seeds))} (hash "
         "seeds move CPython's type-attribute cache collisions, by a few thousand instructions per request)"
     )
     return rows, note
