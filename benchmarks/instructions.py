@@ -2,11 +2,11 @@
 
 Requests per second on a shared machine move by a few percent from one run to the next (the pass-through control
 shows how much), which is the size of the 2% the whole-server target is about. An instruction count does not move:
-callgrind counts every instruction the serving process runs (gunicorn's worker; its master only keeps time), whatever
-else the machine is doing, and every configuration runs with the same hash seeds. Each server runs twice, serving a few hundred requests and then a
-thousand more; the difference of the two totals is the cost of those requests alone (start-up and shut-down
-cancel). Instructions are not time (a cache miss costs more than an add), so this level backs the
-requests-per-second figures up; it does not replace them.
+callgrind counts every instruction the serving process runs (gunicorn's worker; its master only keeps time),
+whatever else the machine is doing, and every configuration runs with the same hash seeds. Each server runs twice,
+serving a few hundred requests and then a few hundred more; the difference of the two totals is the cost of those
+requests alone (start-up and shut-down cancel). Instructions are not time (a cache miss costs more than an add), so
+this level backs the requests-per-second figures up; it does not replace them.
 """
 
 from __future__ import annotations
