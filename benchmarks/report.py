@@ -11,6 +11,7 @@ import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from .instructions import InstructionRow
 from .peers import CONTENDERS
@@ -79,6 +80,18 @@ class Target:
     goal: str
     met: bool | None
     best_peer: str = ""
+
+
+_Row = TypeVar("_Row", ServerRow, InstructionRow)
+
+
+def _competitors(rows: Iterable[_Row], server: str, mine: str) -> list[_Row]:
+    """The peers' rows for one server: neither the bare server, nor the control, nor realip's own row."""
+    return [
+        r
+        for r in rows
+        if r.config.server == server and r.config.middleware not in ("none", CONTROL) and r.config.name != mine
+    ]
 
 
 def _server_mark(middleware: str, answer: str | None) -> str:
@@ -202,14 +215,7 @@ def targets(results: Results) -> list[Target]:
             rows.append(Target("server: ≥ 98% of bare", server, "-", "-", None, "≥ 0.98", None))
             continue
         ratio = me.share.median if me.share is not None else me.stats.median / bare.stats.median
-        peers = [
-            r
-            for r in results.servers
-            if r.config.server == server
-            and r.config.middleware not in ("none", CONTROL)
-            and r.config.name != mine
-            and r.stats is not None
-        ]
+        peers = [r for r in _competitors(results.servers, server, mine) if r.stats is not None]
         best = max(peers, key=lambda r: r.stats.median if r.stats else 0.0, default=None)
         best_text = f"{best.config.middleware} {best.stats.median:.0f}/s" if best and best.stats else ""
         rows.append(
@@ -231,14 +237,7 @@ def targets(results: Results) -> list[Target]:
             rows.append(Target("server, counted: ≥ 98% of bare", server, "-", "-", None, "≥ 0.98", None))
             continue
         share = bare_count.per_request / my_count.per_request
-        peer_counts = [
-            r
-            for r in results.instructions
-            if r.config.server == server
-            and r.config.middleware not in ("none", CONTROL)
-            and r.config.name != mine
-            and r.per_request is not None
-        ]
+        peer_counts = [r for r in _competitors(results.instructions, server, mine) if r.per_request is not None]
         fewest = min(peer_counts, key=lambda r: r.per_request or 0.0, default=None)
         rows.append(
             Target(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+from benchmarks.server import stop_server
 
 __all__ = ["REPO", "Server", "ServerError", "free_port", "python", "run_server"]
 
@@ -105,19 +106,6 @@ def _answers(host: str, port: int, path: str) -> bool:
         connection.close()
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def run_server(
     argv: Sequence[str],
@@ -185,7 +173,7 @@ def run_server(
                 yield server
                 return
         finally:
-            _stop(process)
+            stop_server(process)
             if listener is not None:
                 listener.close()
             log_path.unlink(missing_ok=True)

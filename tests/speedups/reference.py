@@ -42,17 +42,28 @@ def references(**options: Any) -> tuple[Any, Any, Any]:
     return fast, AsgiMiddleware(_app, resolver=PythonOnly(**options)), wsgi
 
 
-def check_scope(fast: Any, reference: Any, scope: dict[str, Any]) -> bool:
-    """C's rewrite of ``scope`` equals the Python reference's (or C left it untouched); returns whether C took it."""
-    mine, theirs = copy.deepcopy(scope), copy.deepcopy(scope)
-    answer = fast.rewrite_scope(mine)
+def _check(rewrite: Any, reference: Any, request: dict[str, Any], result_of: Any) -> bool:
+    """C's ``rewrite`` of ``request`` writes what the Python ``reference`` writes, or declines leaving it untouched;
+    returns whether C took it."""
+    mine, theirs = copy.deepcopy(request), copy.deepcopy(request)
+    answer = rewrite(mine)
     if answer is None:
-        assert mine == scope, "the C twin declined but changed the scope"
+        assert mine == request, "the C twin declined but changed the request"
         return False
-    reference._rewrite_python(theirs)
-    assert mine == theirs, (scope, mine, theirs)
-    assert type(answer) is Result and answer is mine["state"]["realip"]
+    reference(theirs)
+    assert mine == theirs, (request, mine, theirs)
+    assert type(answer) is Result and answer is result_of(mine)
     return True
+
+
+def check_scope(fast: Any, reference: Any, scope: dict[str, Any]) -> bool:
+    """C's rewrite of an ASGI scope against the ASGI middleware's Python path."""
+    return _check(fast.rewrite_scope, reference._rewrite_python, scope, lambda done: done["state"]["realip"])
+
+
+def check_environ(fast: Any, reference: Any, environ: dict[str, Any]) -> bool:
+    """C's rewrite of a WSGI environ against the WSGI middleware's Python path."""
+    return _check(fast.rewrite_environ, reference._rewrite_python, environ, lambda done: done["realip.result"])
 
 
 def check_toa(fast: Any, reference: Resolver, peer: Any, toa: Any) -> bool:
@@ -62,17 +73,4 @@ def check_toa(fast: Any, reference: Resolver, peer: Any, toa: Any) -> bool:
         return False
     assert answer == reference.resolve(peer, [], toa), (peer, toa, answer)
     assert type(answer) is Result and answer.source == "toa"
-    return True
-
-
-def check_environ(fast: Any, reference: Any, environ: dict[str, Any]) -> bool:
-    """C's rewrite of ``environ`` equals the Python reference's (or C left it untouched); returns whether C took it."""
-    mine, theirs = dict(environ), dict(environ)
-    answer = fast.rewrite_environ(mine)
-    if answer is None:
-        assert mine == environ, "the C twin declined but changed the environ"
-        return False
-    reference._rewrite_python(theirs)
-    assert mine == theirs, (environ, mine, theirs)
-    assert type(answer) is Result and answer is mine["realip.result"]
     return True
