@@ -1,5 +1,5 @@
-"""Build the optional C extensions (all metadata lives in pyproject.toml): ``realip._speedups``, the resolver's
-most common request in C, and ``realip_toa._toa``, the TOA parser.
+"""Build the optional C extensions (all metadata lives in pyproject.toml): ``realip._kernel``, the inner loop of
+the walk, and ``realip_toa._toa``, the TOA parser.
 
 Each extension is optional: if it cannot be compiled (no compiler, no Python headers, not Linux), the install
 still succeeds with a warning and the package uses its pure-Python twin (same answers, slower).
@@ -42,8 +42,8 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "realip._speedups",
-            sources=["realip/_speedups.c"],
+            "realip._kernel",
+            sources=["realip/_kernel.c"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
         ),

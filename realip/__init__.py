@@ -6,8 +6,9 @@ headers. ``import realip`` imports no web framework; the adapters live in ``real
 """
 
 from ._trust import NAMED_SETS
+from ._walk import IMPLEMENTATION
 from .errors import ConfigError
-from .resolver import IMPLEMENTATION, Reason, Resolver, Result
+from .resolver import Reason, Resolver, Result
 
 __all__ = ["IMPLEMENTATION", "NAMED_SETS", "ConfigError", "Reason", "Resolver", "Result", "__version__"]
 

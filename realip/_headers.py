@@ -10,17 +10,7 @@ import re
 
 __all__ = ["environ_key", "forwarded_from_right", "forwarded_params", "is_header_name", "list_from_right"]
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-# One Forwarded element of a REVERSED header line: runs of ordinary characters and quoted strings, up to a comma
-# outside quotes. Reading from the right pairs every quote of our proxies' (rightmost) elements with its own partner,
-# so a stray quote the client wrote further left can never swallow them. Reversed, an escaped quote (\\") reads
-# '"' followed by an odd run of backslashes: the lookahead lets exactly those through.
-_REVERSED_ELEMENT = re.compile(r'(?:[^",]++|"(?:[^"]++|"(?=(?:\\\\)*+\\(?!\\)))*+")*+', re.S)
-# One forwarded-pair and the separator after it (or the end of the element).
-_PAIR = re.compile(r'[ \t]*([^=;,"\s]+)=("(?:[^"\\]|\\.)*+"|[^;"]*?)[ \t]*(?:;|\Z)', re.S)
-_EMPTY_PAIR = re.compile(r"[ \t]*;")
-_ESCAPE = re.compile(r"\\(.)", re.S)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # one character class: matching it cannot backtrack
 
 
 def is_header_name(name: str) -> bool:
@@ -69,55 +59,134 @@ def list_from_right(value: str, limit: int) -> list[str]:
 def forwarded_params(element: str) -> dict[str, str] | None:
     """The parameters of one Forwarded element (names lowercased, quoted values unescaped); ``None`` if malformed.
 
-    A repeated parameter makes the element malformed (RFC 7239 section 4).
+    Read left to right in one pass: ``name=token`` or ``name="quoted"`` pairs separated by ``;`` (spaces, tabs and
+    empty pairs allowed around them). A name that is not a token, a stray quote, text after a quoted value or a
+    repeated parameter (RFC 7239 section 4) makes the element malformed.
     """
     params: dict[str, str] = {}
     pos, end = 0, len(element)
-    while pos < end:
-        empty = _EMPTY_PAIR.match(element, pos)
-        if empty is not None:
-            pos = empty.end()
-            continue
-        if not element[pos:].strip(" \t"):
-            break
-        pair = _PAIR.match(element, pos)
-        if pair is None:
+    while True:
+        while pos < end and element[pos] in " \t;":
+            pos += 1
+        if pos == end:
+            return params
+        equals = element.find("=", pos)
+        if equals < 0:
             return None
-        name, value = pair.group(1).lower(), pair.group(2)
-        if name in params:
+        name = element[pos:equals].lower()
+        if _TOKEN.fullmatch(name) is None or name in params:
             return None
-        if value[:1] == '"':
-            value = _ESCAPE.sub(r"\1", value[1:-1]) if "\\" in value else value[1:-1]
-        params[name] = value
-        pos = pair.end()
-    return params
+        pos = equals + 1
+        if pos < end and element[pos] == '"':
+            close = _closing_quote(element, pos + 1, end)
+            if close < 0:
+                return None
+            params[name] = _unescape(element[pos + 1 : close])
+            pos = close + 1
+            while pos < end and element[pos] in " \t":
+                pos += 1
+            if pos < end and element[pos] != ";":
+                return None
+        else:
+            stop = element.find(";", pos)
+            stop = end if stop < 0 else stop
+            value = element[pos:stop].rstrip(" \t")
+            if '"' in value:
+                return None
+            params[name] = value
+            pos = stop
+
+
+def _closing_quote(text: str, pos: int, end: int) -> int:
+    """The index of the quote closing a quoted-string that opened before ``pos``, or -1: a quote after an odd run of
+    backslashes is escaped. Each character is looked at a bounded number of times."""
+    while True:
+        quote = text.find('"', pos, end)
+        if quote < 0:
+            return -1
+        run = quote
+        while run > pos and text[run - 1] == "\\":
+            run -= 1
+        if (quote - run) % 2 == 0:
+            return quote
+        pos = quote + 1
+
+
+def _unescape(text: str) -> str:
+    """A quoted-string's content with its backslash escapes resolved (``\\x`` is ``x``)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while (slash := text.find("\\", pos)) >= 0:
+        out.append(text[pos:slash])
+        out.append(text[slash + 1 : slash + 2])
+        pos = slash + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _opening_quote(text: str, quote: int) -> int:
+    """Reading from the right, the quote that opens the quoted-string closed at ``quote``, or -1 if unmatched.
+
+    A quote after an odd run of backslashes is an escaped one inside the string. Every backslash run is counted once.
+    """
+    pos = quote
+    while True:
+        found = text.rfind('"', 0, pos)
+        if found < 0:
+            return -1
+        run = found
+        while run > 0 and text[run - 1] == "\\":
+            run -= 1
+        if (found - run) % 2 == 0:
+            return found
+        pos = run
 
 
 def _elements_from_right(value: str, limit: int) -> list[str | None]:
     """Up to ``limit`` non-empty Forwarded elements of a line holding quotes, rightmost first.
 
-    ``None`` stands for an element with an unmatched quote; it ends at the next comma to its left. Once one quote is
-    unmatched, no later quote can be paired (the failed scan reached the start of the line), so the rest is split
-    on commas alone: the work stays linear in the line.
+    Quotes are paired from the right, so our proxies' (rightmost) elements are read as they wrote them and a stray
+    quote the client wrote further left cannot swallow them. ``None`` stands for an element with an unmatched quote;
+    it ends at the next comma to its left, and since no quote left of it can be paired either, the rest of the line
+    is split on commas alone (an element there holding a quote is ``None`` too). Linear: every character is looked at
+    a bounded number of times.
     """
-    text = value[::-1]
     elements: list[str | None] = []
-    pos, end = 0, len(text)
-    while pos <= end and len(elements) < limit:
-        stop = _REVERSED_ELEMENT.match(text, pos).end()  # type: ignore[union-attr]  # matches the empty string
-        if stop < end and text[stop] == '"':
-            elements.append(None)
-            for rest in text[stop:].split(",")[1:]:
-                if len(elements) == limit:
-                    break
-                if rest.strip(" \t"):
-                    elements.append(None if '"' in rest else rest[::-1])
-            break
-        element = text[pos:stop]
+    end = len(value)  # the current element is value[comma + 1 : end]
+    comma = value.rfind(",", 0, end)
+    pos = end  # quotes in value[comma + 1 : pos] are still to be paired
+    while len(elements) < limit:
+        quote = value.rfind('"', comma + 1, pos)
+        if quote >= 0:
+            opening = _opening_quote(value, quote)
+            if opening < 0:
+                elements.append(None)
+                _split_rest(value, value.rfind(",", 0, quote), limit, elements)
+                break
+            pos = opening
+            if opening < comma:  # that comma was inside the quoted-string
+                comma = value.rfind(",", 0, opening)
+            continue
+        element = value[comma + 1 : end]
         if element.strip(" \t"):
-            elements.append(element[::-1])
-        pos = stop + 1
+            elements.append(element)
+        if comma < 0:
+            break
+        end = pos = comma
+        comma = value.rfind(",", 0, end)
     return elements
+
+
+def _split_rest(value: str, comma: int, limit: int, elements: list[str | None]) -> None:
+    """After an unmatched quote: the elements of ``value[:comma]`` split on commas alone, rightmost first."""
+    while comma >= 0 and len(elements) < limit:
+        left = value.rfind(",", 0, comma)
+        element = value[left + 1 : comma]
+        if element.strip(" \t"):
+            elements.append(None if '"' in element else element)
+        comma = left
 
 
 def forwarded_from_right(value: str, limit: int) -> list[dict[str, str] | None]:

@@ -15,8 +15,10 @@ from .errors import ConfigError
 
 __all__ = ["NAMED_SETS", "TrustedNetworks", "compile_trust"]
 
-#: The named sets, with their exact networks. ``unix`` trusts connections over a UNIX domain socket (no address).
+#: The named sets, with their exact networks. ``unix`` trusts connections over a UNIX domain socket (no address);
+#: ``any`` (also written ``*``, as uvicorn does) trusts every peer, which must be said on purpose.
 NAMED_SETS: dict[str, tuple[str, ...]] = {
+    "any": ("0.0.0.0/0", "::/0"),
     "loopback": ("127.0.0.0/8", "::1/128"),
     "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
     "link-local": ("169.254.0.0/16", "fe80::/10"),
@@ -25,6 +27,7 @@ NAMED_SETS: dict[str, tuple[str, ...]] = {
 }
 
 _FORMS = "an address, CIDR network, range, glob or named set (" + ", ".join(NAMED_SETS) + ")"
+_ANY = "*"  # uvicorn's spelling of "any"
 _LEADING_ZERO_OCTET = re.compile(r"(?:^|[.\-*])0\d")
 _MAPPED_BASE = 0xFFFF << 32
 
@@ -32,7 +35,7 @@ _MAPPED_BASE = 0xFFFF << 32
 class TrustedNetworks:
     """Networks as ``{prefix length: set of network numbers}`` per family, so a test is a few set lookups."""
 
-    __slots__ = ("_v4", "_v6", "networks", "octets", "tables", "unix")
+    __slots__ = ("_v4", "_v6", "networks", "octets", "ranges", "tables", "unix")
 
     def __init__(self, networks: Iterable[netaddr.IPNetwork], unix: bool) -> None:
         merged = netaddr.cidr_merge(list(networks))
@@ -56,6 +59,21 @@ class TrustedNetworks:
             elif octets[first] == 0:
                 octets[first] = 2
         self.octets = bytes(octets)
+        #: ``(IPv4, IPv6)`` ranges packed for :mod:`realip._kernel`: sorted ``first, last`` pairs of big-endian
+        #: addresses (4 or 16 bytes each), merged so they never overlap.
+        self.ranges = (self._pack(merged, 4), self._pack(merged, 6))
+
+    @staticmethod
+    def _pack(networks: Iterable[netaddr.IPNetwork], version: int) -> bytes:
+        width = 4 if version == 4 else 16
+        ranges = sorted((net.first, net.last) for net in networks if net.version == version)
+        return b"".join(first.to_bytes(width, "big") + last.to_bytes(width, "big") for first, last in ranges)
+
+    @property
+    def trusts_everyone(self) -> str | None:
+        """``"IPv4"``, ``"IPv6"`` or ``"IPv4 and IPv6"`` when every address of that family is trusted, else None."""
+        widest = (("IPv4", self._v4, 32), ("IPv6", self._v6, 128))  # a table's first shift is its widest network
+        return " and ".join(name for name, table, shift in widest if table and table[0][0] == shift) or None
 
     @staticmethod
     def _index(networks: Iterable[netaddr.IPNetwork]) -> tuple[tuple[int, frozenset[int]], ...]:
@@ -157,9 +175,9 @@ def compile_trust(entries: Iterable[str]) -> TrustedNetworks:
         text = entry.strip()
         if not text:
             raise _error(index, entry, f"is empty: write {_FORMS}")
-        named = NAMED_SETS.get(text.lower())
+        named = NAMED_SETS.get("any" if text == _ANY else text.lower())
         if named is not None:
-            unix = unix or text.lower() == "unix"
+            unix = unix or named is NAMED_SETS["unix"] or named is NAMED_SETS["any"]  # "any" peer: sockets too
             networks.extend(netaddr.IPNetwork(net) for net in named)
         elif "/" in text:
             networks.append(_cidr(index, text))

@@ -29,7 +29,7 @@ from typing import Any
 
 from ._adapter import adapter_setup
 from .diagnostics import WARNING_REASONS, FailureLog, report
-from .resolver import Resolver, Result
+from .resolver import Resolver
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
@@ -56,7 +56,7 @@ class RealIPMiddleware:
     otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_common", "_log_failure", "_proto", "_resolve", "_rewrite", "_toa", "app", "resolver")
+    __slots__ = ("_log_failure", "_proto", "_resolve", "_toa", "app", "resolver")
 
     def __init__(
         self,
@@ -73,63 +73,40 @@ class RealIPMiddleware:
             app = resolver_options.pop("app", None)
             if app is None:
                 raise TypeError("RealIPMiddleware: the ASGI app to wrap is missing")
-        self.resolver, self._toa, self._common, fast = adapter_setup(
-            "RealIPMiddleware", resolver, toa, resolver_options
-        )
-        # The C twin rewrites the common request's scope in one call (None: Python decides; _rewrite_python is its
-        # reference).
-        self._rewrite: Callable[[Scope], Result | None] | None = None if fast is None else fast.rewrite_scope
-        resolver = self.resolver
+        self.resolver, self._toa = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
         self.app = app
-        self._resolve = resolver.resolve
-        self._proto = resolver.proto_header is not None
+        self._resolve = self.resolver.resolve
+        self._proto = self.resolver.proto_header is not None
         self._log_failure = FailureLog("the request passes through unchanged")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rewrite = self._rewrite
-        try:
-            result = rewrite(scope) if rewrite is not None else None
-        except Exception:  # only running out of memory lands here: the request goes on, as on the Python path
-            self._log_failure(scope.get("client"))
-        else:
-            if result is None:
-                self._rewrite_python(scope)
-            elif result[6] in WARNING_REASONS:  # Result.reason
-                report(result)
+        kind = scope.get("type")
+        if kind == "http" or kind == "websocket":
+            self._rewrite(scope, kind)
         await self.app(scope, receive, send)
 
-    def _rewrite_python(self, scope: Scope) -> None:
-        """The reference rewrite (and the only one for TOA, a proto header, or what the C twin declines)."""
-        kind = scope.get("type")
-        if kind != "http" and kind != "websocket":
-            return
-        # Everything is computed before the scope is touched.
-        try:
-            client, headers = scope.get("client"), scope.get("headers") or ()
-            common = self._common
-            found: Result | None = None
-            if self._toa is not None:
-                found = self._resolve(client, headers, self._toa.lookup_asgi(scope))
-            elif common is not None:
-                found = common(client, headers)
-            result = found if found is not None else self._resolve(client, headers)
+    def _rewrite(self, scope: Scope, kind: str) -> None:
+        """Resolve the request and write the answer into the scope; on any failure, log and leave it untouched."""
+        try:  # everything is computed before the scope is touched
+            client = scope.get("client")
+            toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
+            result = self._resolve(client, scope.get("headers") or (), toa)
             state = scope.get("state")
             if state is not None and type(state) is not dict and not isinstance(state, MutableMapping):
                 raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
-            scheme = None
-            if self._proto and (scheme := result[5]) is not None and kind == "websocket":  # Result.scheme
+            scheme = result.scheme if self._proto else None
+            if scheme is not None and kind == "websocket":
                 scheme = _WEBSOCKET_SCHEMES[scheme]
         except Exception:
             self._log_failure(scope.get("client"))
             return
-        client_ip = result[0]  # indexing: cheaper than the field properties
-        if client_ip is not None:
-            scope["client"] = (client_ip, result[1] or 0)
+        if result.client_ip is not None:
+            scope["client"] = (result.client_ip, result.client_port or 0)
         if scheme is not None:
             scope["scheme"] = scheme
         if state is None:
             scope["state"] = {"realip": result}
         else:
             state["realip"] = result
-        if result[6] in WARNING_REASONS:  # Result.reason
+        if result.reason in WARNING_REASONS:
             report(result)

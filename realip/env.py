@@ -4,11 +4,12 @@
 |---|---|---|
 | ``REALIP_TRUSTED_PROXIES`` | ``trusted_proxies`` | entries separated by commas (spaces allowed) |
 | ``REALIP_HEADER`` | ``header`` | one name, or names separated by commas (one chain, in order) |
-| ``REALIP_TRUSTED_HOPS`` | ``trusted_hops`` | an integer >= 1 |
-| ``REALIP_MAX_HOPS`` | ``max_hops`` | an integer >= 1 |
+| ``REALIP_TRUSTED_HOPS`` | ``trusted_hops`` | a whole number |
+| ``REALIP_MAX_HOPS`` | ``max_hops`` | a whole number |
 | ``REALIP_PROTO_HEADER`` | ``proto_header`` | one name |
 
-An unset or empty variable leaves the option at its default.
+An unset or empty variable leaves the option at its default. A bad value raises :class:`~realip.ConfigError` naming
+the variable.
 """
 
 from __future__ import annotations
@@ -17,27 +18,24 @@ import os
 from collections.abc import Mapping
 
 from .errors import ConfigError
+from .options import BY_KEYWORD, RESOLVER_KEYWORDS
 
-__all__ = ["ENV_VARIABLES", "environ_value", "resolver_options_from_env"]
+__all__ = ["ENV_VARIABLES", "environ_value", "name_setting", "resolver_options_from_env"]
 
 #: Environment variable -> Resolver keyword.
-ENV_VARIABLES = {
-    "REALIP_TRUSTED_PROXIES": "trusted_proxies",
-    "REALIP_HEADER": "header",
-    "REALIP_TRUSTED_HOPS": "trusted_hops",
-    "REALIP_MAX_HOPS": "max_hops",
-    "REALIP_PROTO_HEADER": "proto_header",
-}
+ENV_VARIABLES: dict[str, str] = {BY_KEYWORD[keyword].variable or "": keyword for keyword in RESOLVER_KEYWORDS}
 
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(","))
 
 
-def _integer(variable: str, value: str) -> int:
+def _integer(variable: str, option: str, value: str) -> int:
     text = value.strip()
-    if not (text.isascii() and text.isdigit()):
-        raise ConfigError(f"{variable}={value!r} is not a whole number: write, for example, {variable}=2")
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise ConfigError(
+            f"{variable}={value!r} is not a whole number from 1 to 1000: write, e.g., {variable}=2", option
+        )
     return int(text)
 
 
@@ -58,14 +56,23 @@ def resolver_options_from_env(environ: Mapping[str, str] | None = None) -> dict[
             for index, entry in enumerate(entries):
                 if not entry:
                     raise ConfigError(
-                        f"{variable}={value!r}: entry {index} is empty: separate entries with single commas"
+                        f"{variable}={value!r}: entry {index} is empty: separate entries with single commas", option
                     )
             options[option] = entries
         elif option == "header":
             names = _split(value)
             options[option] = names[0] if len(names) == 1 else names
         elif option in ("trusted_hops", "max_hops"):
-            options[option] = _integer(variable, value)
+            options[option] = _integer(variable, option, value)
         else:
             options[option] = value.strip()
     return options
+
+
+def name_setting(error: ConfigError, given: Mapping[str, str], source: str = "") -> ConfigError:
+    """``error`` restated for the setting the user wrote: ``given`` maps option keywords to how that setting was
+    written (``"REALIP_MAX_HOPS='0'"``); an error about another option comes back as it is."""
+    written = given.get(error.option or "")
+    if written is None:
+        return error
+    return ConfigError(f"{written}{source}: {error}", error.option)

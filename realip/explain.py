@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._address import parse_address
+from ._walk import entries_from_right, entry_text
 from .resolver import Headers, Peer, Reason, Resolver, Result
 
 __all__ = ["Explanation", "Step", "explain"]
@@ -70,22 +70,20 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
     if not isinstance(headers, (list, tuple, dict)) and not hasattr(headers, "items"):
         headers = list(headers)  # it is read twice
     result = resolver.resolve(peer, headers)
-    peer_ip, _, peer_address = resolver.parse_peer(peer)
-    trusted = result.reason is not Reason.UNTRUSTED_PEER
-    if not resolver.checks_peer:
-        peer_verdict = "not checked (hop-count mode without trusted_proxies)"
-    elif peer is None:
+    peer_ip, _, trusted, is_ip = resolver.peer(peer)
+    if peer is None:
         peer_verdict = "unix socket, " + ("trusted" if trusted else "untrusted")
-    elif peer_address is None:
+    elif not is_ip:
         peer_verdict = "not an IP address, untrusted"
     else:
         peer_verdict = "trusted" if trusted else "untrusted"
     steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
-    found = resolver._collect(headers) if result.examined else None
+    found = resolver.values(headers) if result.examined else None
     if found is not None:
-        entries = resolver.chain_from_right(found, result.examined)
-        for position, entry in enumerate(entries, start=1):
-            address = parse_address(entry.text) if entry.text is not None else None
+        entries = entries_from_right(resolver.header, found, result.examined)
+        for position, (source, item) in enumerate(entries, start=1):
+            text = entry_text(source, item)
+            address = resolver.entry(text) if text is not None else None
             if resolver.trusted_hops is not None and position < len(entries):
                 verdict = "not checked (a counted hop)"
             elif address is None:
@@ -93,14 +91,14 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
             elif resolver.trusted_hops is not None:
                 verdict = "the client (hop count)"
             else:
-                verdict = "trusted" if resolver.is_trusted(address) else "untrusted"
+                verdict = "trusted" if address[2] else "untrusted"
             steps.append(
                 Step(
                     position,
-                    entry.source,
-                    entry.text,
-                    address.ip if address else None,
-                    address.port if address else None,
+                    source,
+                    text,
+                    address[0] if address else None,
+                    address[1] if address else None,
                     verdict,
                 )
             )

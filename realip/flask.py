@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from flask import Flask, Request, current_app
 
-from .env import ENV_VARIABLES, resolver_options_from_env
+from .env import ENV_VARIABLES, name_setting, resolver_options_from_env
 from .errors import ConfigError
 from .resolver import Resolver, Result
 from .toa import toa_source
@@ -90,10 +90,12 @@ def resolver_for_app(config: Mapping[str, Any], options: Mapping[str, Any]) -> R
     try:
         return Resolver.from_env(**{**from_config, **options})
     except ConfigError as error:
-        for key, option in ENV_VARIABLES.items():
-            if option in from_config and option not in options and str(error).startswith(option):
-                raise ConfigError(f"{key}={config[key]!r} (Flask config): {error}") from None
-        raise
+        written = {
+            option: f"{key}={config[key]!r}"
+            for key, option in ENV_VARIABLES.items()
+            if option in from_config and option not in options
+        }
+        raise name_setting(error, written, " (Flask config)") from None
 
 
 class RealIPRequestMixin:

@@ -31,8 +31,6 @@ def startup_line(resolver: Resolver, host: str, port: int) -> str:
     trusted = ", ".join(resolver.trusted_proxies) or "(nothing: every header is ignored)"
     if resolver.trusted_hops is not None:
         mode = f"hop-count mode: the client is entry {resolver.trusted_hops} from the right"
-        if not resolver.checks_peer:
-            trusted = "(peer not checked)"
     else:
         mode = f"walking up to {resolver.max_hops} entries from the right"
     proto = f"; scheme from {resolver.proto_header}" if resolver.proto_header else ""

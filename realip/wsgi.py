@@ -33,7 +33,7 @@ peer), whatever realip trusts; this middleware only writes a scheme that a trust
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
@@ -79,33 +79,12 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = (
-        "_common",
-        "_fast_rewrite",
-        "_keys",
-        "_log_failure",
-        "_proto",
-        "_resolve",
-        "_rewrite",
-        "_single",
-        "_toa",
-        "_warned",
-        "app",
-        "resolver",
-    )
+    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
 
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
     ) -> None:
-        self.resolver, self._toa, self._common, fast = adapter_setup(
-            "RealIPMiddleware", resolver, toa, resolver_options
-        )
-        # The C twin rewrites the common request's environ in one call (None: Python decides; _rewrite_python is
-        # its reference). It starts after the first request, which checks the server in Python.
-        self._rewrite: Callable[[WSGIEnvironment], Result | None] | None = None
-        self._fast_rewrite: Callable[[WSGIEnvironment], Result | None] | None = (
-            None if fast is None else fast.rewrite_environ
-        )
+        self.resolver, self._toa = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
         resolver = self.resolver
         self.app = app
         self._resolve = resolver.resolve
@@ -121,39 +100,29 @@ class RealIPMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if RESULT_KEY not in environ:
-            rewrite = self._rewrite
-            try:
-                result = rewrite(environ) if rewrite is not None else None
-            except Exception:  # only running out of memory lands here: the request goes on
-                self._log_failure(environ.get("REMOTE_ADDR"))
-            else:
-                if result is None:
-                    self._rewrite_python(environ)
-                elif result[6] in WARNING_REASONS:  # Result.reason
-                    report(result)
+            self._rewrite(environ)
         return self.app(environ, start_response)
 
-    def _rewrite_python(self, environ: WSGIEnvironment) -> None:
-        """The reference rewrite (and the only one for TOA, a proto header, or what the C twin declines)."""
+    def _rewrite(self, environ: WSGIEnvironment) -> None:
+        """Resolve the request and write the client, its port and the scheme into the environ, keeping the originals."""
         address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
         result = self._resolve_environ(environ, address, port)
-        client_ip, client_port = result[0], result[1]  # indexing: cheaper than the field properties
         environ[ORIG_KEY] = {
             "REMOTE_ADDR": address,
             "REMOTE_PORT": port,
             "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
         }
         environ[RESULT_KEY] = result
-        if client_ip is not None:
-            environ["REMOTE_ADDR"] = client_ip
-        if result[2] != "peer":  # Result.source: the client's port replaces the proxy's, or goes
-            if client_port is None:
+        if result.client_ip is not None:
+            environ["REMOTE_ADDR"] = result.client_ip
+        if result.source != "peer":  # the client's port replaces the proxy's, or goes
+            if result.client_port is None:
                 environ.pop("REMOTE_PORT", None)
             else:
-                environ["REMOTE_PORT"] = str(client_port)
-        if self._proto and result[5] is not None:  # Result.scheme
-            environ["wsgi.url_scheme"] = result[5]
-        if result[6] in WARNING_REASONS:  # Result.reason
+                environ["REMOTE_PORT"] = str(result.client_port)
+        if self._proto and result.scheme is not None:
+            environ["wsgi.url_scheme"] = result.scheme
+        if result.reason in WARNING_REASONS:
             report(result)
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
@@ -179,10 +148,8 @@ class RealIPMiddleware:
                 headers = [] if value is None else [(single[0], value)]
             else:
                 headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            if self._toa is None:
-                result = self._common(peer, headers) if self._common is not None else None
-                return result if result is not None else self._resolve(peer, headers)
-            return self._resolve(peer, headers, self._toa.lookup_wsgi(environ))
+            toa = self._toa.lookup_wsgi(environ) if self._toa is not None else None
+            return self._resolve(peer, headers, toa)
         except Exception:
             self._log_failure(address)
             return self._resolve(peer, ())
@@ -190,7 +157,6 @@ class RealIPMiddleware:
     def _check_server(self, environ: WSGIEnvironment) -> None:
         """Warn once if the server folds look-alike header names; the check itself runs on the first request only."""
         self._warned = True
-        self._rewrite = self._fast_rewrite
         software = environ.get("SERVER_SOFTWARE")
         if isinstance(software, str) and software.startswith(_WSGIREF_SOFTWARE) and not environ.get(STRICT_KEY):
             logger.warning(

@@ -171,7 +171,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "hop-count mode",
-        {"trusted_hops": 2},
+        {"trusted_proxies": ("loopback",), "trusted_hops": 2},
         "127.0.0.1",
         (("X-Forwarded-For", "192.0.2.66, 198.51.100.7, 100.64.3.4"),),
         "198.51.100.7",
@@ -180,7 +180,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "hop-count mode, short chain keeps the peer",
-        {"trusted_hops": 2},
+        {"trusted_proxies": ("loopback",), "trusted_hops": 2},
         "127.0.0.1",
         (("X-Forwarded-For", "198.51.100.7"),),
         "127.0.0.1",

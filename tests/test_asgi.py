@@ -335,23 +335,6 @@ def test_unexpected_failure_passes_request_through_and_logs_once(caplog: pytest.
     assert "passes through unchanged" in records[0].getMessage()
 
 
-def test_the_c_rewrite_takes_the_request_and_its_failure_passes_through(caplog: pytest.LogCaptureFixture) -> None:
-    app = RealIPMiddleware(echo_app, trusted_proxies=["loopback"])
-    assert app._rewrite is not None  # the C twin rewrites the common request
-    calls: list[Any] = []
-
-    def out_of_memory(scope: Any) -> None:
-        calls.append(scope["client"])
-        raise MemoryError
-
-    app._rewrite = out_of_memory
-    with caplog.at_level(logging.DEBUG, logger="realip"):
-        sent = call(app, http_scope(("127.0.0.1", PEER_PORT), raw_headers(XFF)))
-    assert sent[0]["status"] == 200 and calls == [("127.0.0.1", PEER_PORT)]
-    assert json.loads(sent[1]["body"])["client"] == ["127.0.0.1", PEER_PORT]
-    assert [r.levelno for r in caplog.records if r.name == "realip"] == [logging.ERROR]
-
-
 @pytest.mark.parametrize(
     "scope_update",
     [

@@ -148,8 +148,8 @@ def test_env_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
             ("header", ("x-original-forwarded-for", "x-forwarded-for")),
         ),
         ({"REALIP_HEADER": ["forwarded"]}, ("header", ("forwarded",))),
-        ({"REALIP_TRUSTED_HOPS": 2}, ("trusted_hops", 2)),
-        ({"REALIP_TRUSTED_HOPS": "2"}, ("trusted_hops", 2)),
+        ({"REALIP_TRUSTED_HOPS": 2, "REALIP_TRUSTED_PROXIES": "loopback"}, ("trusted_hops", 2)),
+        ({"REALIP_TRUSTED_HOPS": "2", "REALIP_TRUSTED_PROXIES": "loopback"}, ("trusted_hops", 2)),
         ({"REALIP_MAX_HOPS": None}, ("max_hops", 20)),
         ({"REALIP_PROTO_HEADER": "X-Client-Proto"}, ("proto_header", "x-client-proto")),
     ],
@@ -172,8 +172,8 @@ CONFIG_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"REALIP_TRUSTED_PROXIES": 10}, r"REALIP_TRUSTED_PROXIES=10 (Flask config) must be a list of entries"),
     ({"REALIP_HEADER": "x forwarded for"}, r"REALIP_HEADER='x forwarded for' (Flask config): header="),
     ({"REALIP_TRUSTED_HOPS": "two"}, r"REALIP_TRUSTED_HOPS='two' is not a whole number"),
-    ({"REALIP_MAX_HOPS": 0}, r"REALIP_MAX_HOPS=0 (Flask config): max_hops=0 must be an int >= 1"),
-    ({"REALIP_MAX_HOPS": True}, r"REALIP_MAX_HOPS=True (Flask config): max_hops=True must be an int >= 1"),
+    ({"REALIP_MAX_HOPS": 0}, r"REALIP_MAX_HOPS=0 (Flask config): max_hops=0 must be a whole number from 1 to 1000"),
+    ({"REALIP_MAX_HOPS": True}, r"REALIP_MAX_HOPS=True (Flask config): max_hops=True must be a whole number"),
     ({"REALIP_PROTO_HEADER": "x:proto"}, r"REALIP_PROTO_HEADER='x:proto' (Flask config): proto_header='x:proto'"),
 ]  # fmt: skip
 
@@ -189,7 +189,7 @@ def test_config_errors_name_the_key_at_init_app(config: dict[str, Any], message:
 
 
 def test_option_and_env_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match=r"^max_hops=0 must be an int >= 1"):
+    with pytest.raises(ConfigError, match=r"^max_hops=0 must be a whole number from 1 to 1000"):
         RealIP(Flask("option"), max_hops=0)
     with pytest.raises(ConfigError, match=r"^trusted_hops=5 is greater than max_hops=3"):
         RealIP(Flask("option"), trusted_hops=5, max_hops=3)

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from realip import Resolver
 from realip._address import parse_address
+from realip._trust import compile_trust
+from realip._walk import PureTrust
 from realip.explain import explain
 
 TRUSTED_NETS = ("10.0.0.0/8", "100.64.0.0/10", "2001:db8:f::/48")
@@ -125,7 +127,7 @@ def test_hop_mode_agrees_with_cidr_mode(client: str, hops: list[str], left: list
     counted = Resolver(trusted_proxies=TRUSTED_NETS, trusted_hops=len(hops) + 1).resolve(
         peer, {"X-Forwarded-For": chain}
     )
-    unchecked = Resolver(trusted_hops=len(hops) + 1).resolve(peer, {"X-Forwarded-For": chain})
+    unchecked = Resolver(trusted_proxies=("any",), trusted_hops=len(hops) + 1).resolve(peer, {"X-Forwarded-For": chain})
     assert cidr.client_ip == counted.client_ip == unchecked.client_ip == client
     assert cidr.source == counted.source
 
@@ -163,14 +165,15 @@ fast_entry = st.one_of(trusted_v4, trusted_v4, trusted_ip.flatmap(spelled), untr
     ),
     st.integers(1, 6),
 )
-def test_fast_path_agrees_with_the_general_path(
+def test_every_form_and_both_implementations_agree(
     peer: str, port: int, headers: list[tuple[object, str]], hops: int
 ) -> None:
-    """The specialised Python path (used without the C twin) and resolve() on ASGI-style lists (the C twin, when
-    built) give what the general path gives for a tuple of the same pairs."""
+    """ASGI-style lists, tuples of the same pairs, and a Resolver on the pure twin instead of the kernel (when it is
+    built) all give the same Result."""
     resolver = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
+    pure = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
+    pure._trust = PureTrust(compile_trust(TRUSTED_NETS))
     encoded = [(name, value.encode("latin-1") if isinstance(name, bytes) else value) for name, value in headers]
-    general = resolver.resolve((peer, port), tuple(encoded))  # type: ignore[arg-type]
-    fast = resolver._resolve_fast(peer, port, encoded)  # type: ignore[arg-type]
-    assert fast is None or fast == general
-    assert resolver.resolve((peer, port), encoded) == general  # type: ignore[arg-type]
+    expected = pure.resolve((peer, port), encoded)  # type: ignore[arg-type]
+    assert resolver.resolve((peer, port), encoded) == expected  # type: ignore[arg-type]
+    assert resolver.resolve((peer, port), tuple(encoded)) == expected  # type: ignore[arg-type]

@@ -224,13 +224,28 @@ def test_forwarded_stray_quote_does_not_swallow_the_proxy_elements(value: str) -
     ],
 )
 def test_hop_count_mode(hops: int, xff: str | None, expected: tuple[object, ...]) -> None:
-    assert resolve(xff, trusted_hops=hops, trusted_proxies=None) == expected
+    assert resolve(xff, trusted_hops=hops, trusted_proxies=("any",)) == expected
 
 
-def test_hop_count_mode_checks_the_peer_only_when_trusted_proxies_is_given() -> None:
-    assert resolve("198.51.100.7", peer="203.0.113.9", trusted_hops=1, trusted_proxies=None)[0] == "198.51.100.7"
+def test_hop_count_mode_always_checks_the_peer() -> None:
     assert resolve("198.51.100.7", peer="203.0.113.9", trusted_hops=1)[0] == "203.0.113.9"
-    assert resolve("198.51.100.7", peer=None, trusted_hops=1, trusted_proxies=None)[0] == "198.51.100.7"
+    assert resolve("198.51.100.7", peer="10.1.2.3", trusted_hops=1)[0] == "198.51.100.7"
+
+
+@pytest.mark.parametrize("any_peer", ["any", "*", "ANY"])
+def test_any_peer_is_trusted_only_when_written_down(any_peer: str) -> None:
+    """The hop counters' trust-all (werkzeug, hypercorn) must be asked for by name; None is not enough."""
+    assert resolve("198.51.100.7", peer="203.0.113.9", trusted_hops=1, trusted_proxies=(any_peer,))[0] == "198.51.100.7"
+    assert resolve("198.51.100.7", peer=None, trusted_hops=1, trusted_proxies=(any_peer,))[0] == "198.51.100.7"
+    assert resolve("198.51.100.7", peer="2001:db8::9", trusted_hops=1, trusted_proxies=(any_peer,))[0] == "198.51.100.7"
+
+
+def test_hop_count_mode_without_trusted_proxies_is_refused_with_the_way_to_trust_any_peer() -> None:
+    with pytest.raises(
+        ConfigError, match=r"trusted_hops=1 \(hop-count mode\) also needs trusted_proxies.*\['any'\]"
+    ) as error:
+        Resolver(trusted_hops=1)
+    assert error.value.option == "trusted_hops"
 
 
 # -- peers ---------------------------------------------------------------------------------------------------
@@ -310,7 +325,7 @@ def test_scheme_from_forwarded_element_of_the_client() -> None:
 
 
 def test_scheme_in_hop_mode_and_from_clb_header() -> None:
-    resolver = Resolver(trusted_hops=1, proto_header="x-client-proto")
+    resolver = Resolver(trusted_proxies=("loopback",), trusted_hops=1, proto_header="x-client-proto")
     assert resolver.resolve("127.0.0.1", {XFF: "198.51.100.7", "X-Client-Proto": "https"}).scheme == "https"
 
 
@@ -320,12 +335,18 @@ def test_scheme_in_hop_mode_and_from_clb_header() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"max_hops": 0}, r"max_hops=0 must be an int >= 1"),
-        ({"max_hops": "20"}, r"max_hops='20' must be an int >= 1"),
-        ({"max_hops": True}, r"max_hops=True must be an int >= 1"),
-        ({"trusted_hops": 0}, r"trusted_hops=0 must be an int >= 1"),
-        ({"trusted_hops": 1.0}, r"trusted_hops=1.0 must be an int >= 1"),
+        ({"max_hops": 0}, r"max_hops=0 must be a whole number from 1 to 1000"),
+        ({"max_hops": "20"}, r"max_hops='20' must be a whole number from 1 to 1000"),
+        ({"max_hops": True}, r"max_hops=True must be a whole number from 1 to 1000"),
+        ({"trusted_hops": 0}, r"trusted_hops=0 must be a whole number from 1 to 1000"),
+        ({"trusted_hops": 1.0}, r"trusted_hops=1.0 must be a whole number from 1 to 1000"),
         ({"trusted_hops": 21}, r"trusted_hops=21 is greater than max_hops=20"),
+        ({"max_hops": 1001}, r"max_hops=1001 must be a whole number from 1 to 1000"),
+        ({"max_hops": 2**63}, r"max_hops=9223372036854775808 must be a whole number from 1 to 1000"),
+        ({"trusted_hops": 2**63, "max_hops": 1000}, r"trusted_hops=9223372036854775808 must be a whole number"),
+        ({"header": "peer"}, r"header='peer': 'peer' is what Result.source says .* use the header's real name"),
+        ({"header": ("x-forwarded-for", "TOA")}, r"'TOA' is what Result.source says"),
+        ({"header": "proxy-protocol"}, r"'proxy-protocol' is what Result.source says"),
         ({"header": ""}, r"header='': '' is not a valid HTTP header name"),
         ({"header": ()}, r"header=\(\) is empty"),
         ({"header": "x forwarded for"}, r"'x forwarded for' is not a valid HTTP header name"),
@@ -336,8 +357,9 @@ def test_scheme_in_hop_mode_and_from_clb_header() -> None:
     ],
 )
 def test_configuration_errors(options: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as error:
         Resolver(**options)  # type: ignore[arg-type]
+    assert error.value.option == next(iter(options))  # the option it is about, for adapters to name their setting
 
 
 def test_header_list_is_accepted_like_a_tuple() -> None:

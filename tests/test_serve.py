@@ -120,8 +120,8 @@ def test_startup_line_says_what_is_trusted(serve_untrusted: Server) -> None:
 
 
 def test_startup_line_hop_mode() -> None:
-    line = startup_line(Resolver(trusted_hops=2), "127.0.0.1", 8000)
-    assert "(peer not checked)" in line and "entry 2 from the right" in line
+    line = startup_line(Resolver(trusted_proxies=("any",), trusted_hops=2), "127.0.0.1", 8000)
+    assert "trusted proxies: 0.0.0.0/0, ::/0, unix" in line and "entry 2 from the right" in line
 
 
 # -- HTML ----------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ def trusts(entries: tuple[str, ...], address: str) -> bool:
 
 def test_named_sets_are_exactly_the_documented_networks() -> None:
     assert NAMED_SETS == {
+        "any": ("0.0.0.0/0", "::/0"),
         "loopback": ("127.0.0.0/8", "::1/128"),
         "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
         "link-local": ("169.254.0.0/16", "fe80::/10"),
@@ -104,7 +105,7 @@ def test_mapped_peer_matches_ipv4_network() -> None:
         ("10.0.0.*.*", r"a glob is four octets"),
         ("010.0.*.*", r"a glob is four octets"),
         ("10.0.3-1.*", r"a glob is four octets"),
-        ("01.2.3.4", r"is not an address, CIDR network, range, glob or named set \(loopback, private, link-local"),
+        ("01.2.3.4", r"is not an address, CIDR network, range, glob or named set \(any, loopback, private, link-local"),
         ("example.com", r"'example.com' is not an address, CIDR"),
         ("internal", r"'internal' is not an address"),
         ("", r"trusted_proxies\[0\]='' is empty"),
@@ -112,7 +113,7 @@ def test_mapped_peer_matches_ipv4_network() -> None:
         ("10.0.0.1:80", r"is not an address"),
         ("[2001:db8::1]", r"is not an address"),
         ("fe80::1%eth0", r"is not an address"),
-        ("*", r"a glob is four octets"),
+        ("**", r"a glob is four octets"),
     ],
 )
 def test_bad_entries_raise_config_error_naming_the_entry(entry: str, message: str) -> None:

@@ -245,7 +245,7 @@ def test_env_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = run(middleware, make_environ("10.1.2.3", [("X-Forwarded-For", "192.0.2.66"), ("X-Real-IP", "198.51.100.7")]))
     assert seen["REMOTE_ADDR"] == "198.51.100.7"
     monkeypatch.setenv("REALIP_MAX_HOPS", "0")
-    with pytest.raises(ConfigError, match=r"^REALIP_MAX_HOPS='0': max_hops=0 must be an int >= 1"):
+    with pytest.raises(ConfigError, match=r"^REALIP_MAX_HOPS='0': max_hops=0 must be a whole number from 1 to 1000"):
         RealIPMiddleware(echo)
 
 
@@ -286,26 +286,6 @@ def test_non_text_environ_values_fall_back_to_the_peer(caplog: pytest.LogCapture
     levels = [record.levelno for record in caplog.records if record.name == "realip"]
     assert levels == [logging.ERROR, logging.DEBUG]
     assert "could not resolve the client" in caplog.records[0].getMessage()
-
-
-def test_requests_after_the_first_take_the_c_rewrite_and_its_failure_passes_through(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The first request checks the server in Python; then the C twin rewrites. If it fails, nothing is guessed."""
-    middleware = RealIPMiddleware(echo, trusted_proxies=["loopback"])
-    first = run(middleware, make_environ("127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"))
-    assert first["REMOTE_ADDR"] == "198.51.100.7" and middleware._rewrite is not None
-    calls: list[str] = []
-
-    def out_of_memory(environ: dict[str, Any]) -> None:
-        calls.append(environ["REMOTE_ADDR"])
-        raise MemoryError
-
-    middleware._rewrite = out_of_memory
-    with caplog.at_level(logging.DEBUG, logger="realip"):
-        seen = run(middleware, make_environ("127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"))
-    assert calls == ["127.0.0.1"] and seen["REMOTE_ADDR"] == "127.0.0.1" and RESULT_KEY not in seen
-    assert [record.levelno for record in caplog.records if record.name == "realip"] == [logging.ERROR]
 
 
 # -- header-name folding: X_Forwarded_For looks like X-Forwarded-For in the environ -------------------------------

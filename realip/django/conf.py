@@ -31,33 +31,20 @@ from django.core.signals import setting_changed  # type: ignore[import-untyped]
 
 from ..env import ENV_VARIABLES, resolver_options_from_env
 from ..errors import ConfigError
+from ..options import BY_KEYWORD, RESOLVER_KEYWORDS
 from ..resolver import Resolver
 from ..wsgi import environ_key
 
 __all__ = ["KEYS", "OPTION_KEYS", "Config", "Problem", "Reading", "get_config", "meta_key", "read_settings", "reset"]
 
 #: ``REALIP`` key -> :class:`~realip.Resolver` keyword.
-OPTION_KEYS: dict[str, str] = {
-    "TRUSTED_PROXIES": "trusted_proxies",
-    "HEADER": "header",
-    "TRUSTED_HOPS": "trusted_hops",
-    "MAX_HOPS": "max_hops",
-    "PROTO_HEADER": "proto_header",
-}
-REWRITE_KEY = "REWRITE_REMOTE_ADDR"
-TOA_KEY = "TOA"
+OPTION_KEYS: dict[str, str] = {BY_KEYWORD[keyword].django: keyword for keyword in RESOLVER_KEYWORDS}
+REWRITE_KEY = BY_KEYWORD["rewrite_remote_addr"].django
+TOA_KEY = BY_KEYWORD["toa"].django
 #: Every key ``REALIP`` accepts.
 KEYS: tuple[str, ...] = (*OPTION_KEYS, REWRITE_KEY, TOA_KEY)
 
 _VARIABLE_OF = {option: variable for variable, option in ENV_VARIABLES.items()}
-#: Resolver keyword -> the check id reporting a bad value for it (the table is in realip.django.checks).
-_ID_OF = {
-    "trusted_proxies": "realip.E003",
-    "header": "realip.E004",
-    "trusted_hops": "realip.E005",
-    "max_hops": "realip.E005",
-    "proto_header": "realip.E006",
-}
 _UNSET: Any = object()
 
 
@@ -104,16 +91,19 @@ def _unknown_key(key: object) -> Problem:
     )
 
 
-def _check(problems: list[Problem], option: str, origins: dict[str, str], **options: object) -> bool:
-    """Build a throw-away Resolver from ``options``; on failure record a problem for ``option`` and say so."""
+def _check(problems: list[Problem], origins: dict[str, str], **options: object) -> bool:
+    """Build a throw-away Resolver from ``options``; on failure record a problem for the option it names."""
     try:
         Resolver(**options)  # type: ignore[arg-type]
     except ConfigError as error:
-        problems.append(Problem(_ID_OF[option], f"{origins[option]}: {error}"))
+        option = error.option or next(iter(options))
+        problems.append(Problem(BY_KEYWORD[option].check, f"{origins.get(option, option)}: {error}"))
         return False
     except (TypeError, ValueError) as error:  # e.g. TRUSTED_PROXIES = 5 (not iterable)
-        value = options[option]
-        problems.append(Problem(_ID_OF[option], f"{origins[option]}: {value!r} is not accepted ({error})."))
+        option = next(iter(options))
+        problems.append(
+            Problem(BY_KEYWORD[option].check, f"{origins[option]}: {options[option]!r} is not accepted ({error}).")
+        )
         return False
     return True
 
@@ -121,14 +111,19 @@ def _check(problems: list[Problem], option: str, origins: dict[str, str], **opti
 def _option_problems(options: dict[str, object], origins: dict[str, str]) -> list[Problem]:
     """Check each option on its own, so every bad one is reported, not just the first."""
     problems: list[Problem] = []
-    for option in ("trusted_proxies", "header", "proto_header"):
-        if option in options:
-            _check(problems, option, origins, **{option: options[option]})
-    max_ok = "max_hops" not in options or _check(problems, "max_hops", origins, max_hops=options["max_hops"])
+    good = {
+        option: _check(problems, origins, **{option: options[option]})
+        for option in ("trusted_proxies", "header", "proto_header", "max_hops")
+        if option in options
+    }
     if "trusted_hops" in options:
-        # Against the configured max_hops when that one is good, so "TRUSTED_HOPS > MAX_HOPS" is reported here.
-        bound = options.get("max_hops", 20) if max_ok else 2**31
-        _check(problems, "trusted_hops", origins, trusted_hops=options["trusted_hops"], max_hops=bound)
+        # Against the configured max_hops and trusted_proxies when those are good (so "TRUSTED_HOPS > MAX_HOPS" and
+        # hop-count mode without trusted proxies are reported here); a bad one is reported already.
+        together: dict[str, object] = {"trusted_hops": options["trusted_hops"]}
+        together["max_hops"] = options["max_hops"] if good.get("max_hops") else 1000
+        if "trusted_proxies" in options:
+            together["trusted_proxies"] = options["trusted_proxies"] if good["trusted_proxies"] else ("any",)
+        _check(problems, origins, **together)
     return problems
 
 
@@ -160,7 +155,7 @@ def read_settings(setting: object = _UNSET, environ: Mapping[str, str] | None = 
         try:
             options.update(resolver_options_from_env({variable: value}))
         except ConfigError as error:  # its text already names the variable and its value
-            problems.append(Problem(_ID_OF[option], f"{error} (environment)"))
+            problems.append(Problem(BY_KEYWORD[option].check, f"{error} (environment)"))
     problems += _option_problems(options, origins)
     rewrite = given.get(REWRITE_KEY, True)
     if type(rewrite) is not bool:

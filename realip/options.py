@@ -1,0 +1,98 @@
+"""Every setting realip reads, in one table: its keyword, its ``REALIP_*`` environment variable (which is also its
+Flask config key), its key in Django's ``REALIP`` dict, and the Django system check that reports a bad value.
+
+Adapters map a :class:`~realip.ConfigError` back to the setting the user wrote through ``error.option`` and this
+table, never by reading the message.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["BY_KEYWORD", "MAX_HOPS_LIMIT", "OPTIONS", "RESOLVER_KEYWORDS", "Option"]
+
+#: The largest ``max_hops`` (and ``trusted_hops``) accepted: far beyond any real chain, and a bound on the work.
+MAX_HOPS_LIMIT = 1000
+
+
+class Option(NamedTuple):
+    """One setting, under each of the names it is given by."""
+
+    #: The keyword of :class:`~realip.Resolver` or of the adapters.
+    keyword: str
+    #: The environment variable, also the Flask ``app.config`` key; ``None`` if it has none.
+    variable: str | None
+    #: The key in Django's ``REALIP`` setting.
+    django: str
+    #: The Django system check id reporting a bad value.
+    check: str
+    #: The default, as documentation shows it.
+    default: str
+    #: What it does, in a line.
+    summary: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "trusted_proxies",
+        "REALIP_TRUSTED_PROXIES",
+        "TRUSTED_PROXIES",
+        "realip.E003",
+        "loopback",
+        "the proxies whose word is taken: addresses, CIDR networks, ranges, globs or named sets; () trusts nothing",
+    ),
+    Option(
+        "header",
+        "REALIP_HEADER",
+        "HEADER",
+        "realip.E004",
+        "x-forwarded-for",
+        "the one header the proxies write the client into, or several names read as one chain",
+    ),
+    Option(
+        "trusted_hops",
+        "REALIP_TRUSTED_HOPS",
+        "TRUSTED_HOPS",
+        "realip.E005",
+        "None",
+        "hop-count mode: the client is this many entries from the right (needs trusted_proxies)",
+    ),
+    Option(
+        "max_hops",
+        "REALIP_MAX_HOPS",
+        "MAX_HOPS",
+        "realip.E005",
+        "20",
+        f"the most header entries one request may make realip examine (1-{MAX_HOPS_LIMIT})",
+    ),
+    Option(
+        "proto_header",
+        "REALIP_PROTO_HEADER",
+        "PROTO_HEADER",
+        "realip.E006",
+        "None",
+        "the header the client's own hop writes the scheme into, e.g. x-forwarded-proto, or forwarded",
+    ),
+    Option(
+        "toa",
+        "REALIP_TOA",
+        "TOA",
+        "realip.E009",
+        "None",
+        "read the client from a Layer-4 load balancer's TCP option: capture, saved-syn or kernel",
+    ),
+    Option(
+        "rewrite_remote_addr",
+        None,
+        "REWRITE_REMOTE_ADDR",
+        "realip.E007",
+        "True",
+        "Django only: write the client into request.META['REMOTE_ADDR'] too",
+    ),
+)
+
+#: The options of :class:`~realip.Resolver` itself, in its signature's order.
+RESOLVER_KEYWORDS: tuple[str, ...] = ("trusted_proxies", "header", "trusted_hops", "max_hops", "proto_header")
+
+#: Keyword -> option.
+BY_KEYWORD: dict[str, Option] = {option.keyword: option for option in OPTIONS}
