@@ -1,19 +1,13 @@
 /*
- * realip._kernel: the inner loop of the walk, in C. Bytes in, tuples out, no request policy.
- *
- * Trust(v4, v6) holds the trusted networks as sorted address ranges, packed once by realip/_trust.py.
- * Trust.entry(text) parses one address entry strictly and tests it: (ip, port, trusted), or None.
- * Trust.walk(value, budget) scans one header value from the right (comma-separated, empty elements skipped),
- * parsing and testing each entry until an untrusted or invalid one, or until budget entries were examined:
- * (examined, end, ip, port, passed). realip/_walk.py is the reference with the same names and answers;
- * tests/kernel compares the two on generated input, under valgrind, under ASan and with libFuzzer.
- *
- * Everything above "Python glue" is plain C (built alone with -DREALIP_KERNEL_NO_PYTHON for the fuzzer).
- * Every read is bounded by the length of the buffer it reads; nothing is allocated per character.
+ * realip._kernel: the inner loop of the walk, in C. Bytes in, tuples out, no request policy. realip/_walk.py is the
+ * reference (PureTrust: same methods, same answers), which tests/kernel checks on generated input, under valgrind,
+ * ASan and libFuzzer. Trust(v4, v6) holds the trusted networks as sorted ranges, packed once by realip/_trust.py;
+ * Trust.entry(text) parses one address entry strictly and tests it; Trust.walk(value, budget, start_ip) scans one
+ * header value from the right, on from a trusted start, until an untrusted or invalid entry or the budget.
+ * Above "Python glue" is plain C (built alone with -DREALIP_KERNEL_NO_PYTHON for the fuzzer). Every read is bounded
+ * by the length of the buffer it reads; nothing is allocated per character.
  */
 #include <arpa/inet.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,13 +39,11 @@ static int rk_next(const char *s, size_t *pos, size_t *start, size_t *stop)
         size_t end = i, begin;
         while (i > 0 && s[i - 1] != ',')
             i--;
-        begin = i;
-        if (i > 0)
-            i--;                    /* past the comma */
-        while (begin < end && rk_blank(s[begin]))
-            begin++;
+        for (begin = i; begin < end && rk_blank(s[begin]); begin++)
+            ;
         while (end > begin && rk_blank(s[end - 1]))
             end--;
+        i = i > 0 ? i - 1 : 0;      /* past the comma */
         if (begin < end) {
             *pos = i;
             *start = begin;
@@ -66,17 +58,15 @@ static int rk_next(const char *s, size_t *pos, size_t *start, size_t *stop)
 /* 1 to 5 ASCII digits, at most 65535 (leading zeros and 0 allowed, as realip/_address.py). */
 static int rk_port(const char *s, size_t n, long *port)
 {
-    long p = 0;
     size_t i;
     if (n < 1 || n > 5)
         return 0;
-    for (i = 0; i < n; i++) {
+    for (*port = 0, i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return 0;
-        p = p * 10 + (s[i] - '0');
+        *port = *port * 10 + (s[i] - '0');
     }
-    *port = p;
-    return p <= 65535;
+    return *port <= 65535;
 }
 
 /* libc's inet_pton on s[0, n): what Python's socket.inet_pton does (embedded NUL refused). */
@@ -88,13 +78,6 @@ static int rk_pton(int family, const char *s, size_t n, unsigned char *out)
     memcpy(buf, s, n);
     buf[n] = 0;
     return inet_pton(family, buf, out) == 1;
-}
-
-static void rk_dotted(rk_address *a, const unsigned char *q)
-{
-    a->v6 = 0;
-    memmove(a->bytes, q, 4);
-    a->text_len = snprintf(a->text, RK_TEXT, "%u.%u.%u.%u", a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
 }
 
 /* RFC 5952: lowercase hex, no leading zeros, the first longest run (>= 2) of zero groups as "::" (as ipaddress). */
@@ -132,22 +115,17 @@ static int rk_ipv4(const char *s, size_t n, long port, rk_address *a)
     return 1;
 }
 
-static int rk_zone_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
-}
-
 static int rk_ipv6(const char *s, size_t n, long port, rk_address *a)
 {
     const char *zone = memchr(s, '%', n);
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const char zone_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
     if (zone != NULL) {             /* a zone names a local interface: checked, then dropped */
         size_t i, z = n - (size_t)(zone - s) - 1;
         if (z < 1 || z > 64)
             return 0;
         for (i = 1; i <= z; i++) {
-            if (!rk_zone_char(zone[i]))
+            if (zone[i] == 0 || strchr(zone_chars, zone[i]) == NULL)
                 return 0;
         }
         n = (size_t)(zone - s);
@@ -155,11 +133,12 @@ static int rk_ipv6(const char *s, size_t n, long port, rk_address *a)
     if (!rk_pton(AF_INET6, s, n, a->bytes))
         return 0;
     a->port = port;
-    if (memcmp(a->bytes, mapped, 12) == 0)
-        rk_dotted(a, a->bytes + 12); /* the IPv4 client of a dual-stack socket: one client, one identity */
-    else {
-        a->v6 = 1;
+    a->v6 = memcmp(a->bytes, mapped, 12) != 0;
+    if (a->v6)
         rk_format_v6(a);
+    else {                          /* the IPv4 client of a dual-stack socket: one client, one identity */
+        memmove(a->bytes, a->bytes + 12, 4);
+        a->text_len = snprintf(a->text, RK_TEXT, "%u.%u.%u.%u", a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
     }
     return 1;
 }
@@ -209,9 +188,8 @@ static int rk_parse(const char *s, size_t n, rk_address *a)
 /* Whether a parsed address lies in a trusted range: a binary search for the last range starting at or below it. */
 static int rk_trusted(const rk_trust *t, const rk_address *a)
 {
-    size_t width = a->v6 ? 16 : 4, count = a->v6 ? t->n6 : t->n4, low = 0, high;
+    size_t width = a->v6 ? 16 : 4, low = 0, high = a->v6 ? t->n6 : t->n4;
     const unsigned char *ranges = a->v6 ? t->v6 : t->v4;
-    high = count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
         if (memcmp(ranges + mid * 2 * width, a->bytes, width) <= 0)
@@ -269,23 +247,9 @@ static PyObject *rk_text(const rk_address *a)
     return text;
 }
 
-static PyObject *rk_port_object(const rk_address *a)
+static PyObject *rk_port_object(long port)
 {
-    return a->port < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(a->port);
-}
-
-/* Put ip and port (new references, NULL on failure) into out[at], out[at + 1]; out, or NULL with out released. */
-static PyObject *rk_fill(PyObject *out, PyObject *ip, PyObject *port, Py_ssize_t at)
-{
-    if (ip == NULL || port == NULL) {
-        Py_XDECREF(ip);
-        Py_XDECREF(port);
-        Py_DECREF(out);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(out, at, ip);
-    PyTuple_SET_ITEM(out, at + 1, port);
-    return out;
+    return port < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(port);
 }
 
 static unsigned char *copy_ranges(PyObject *packed, size_t width, size_t *count)
@@ -339,7 +303,7 @@ static PyObject *trust_entry(TrustObject *self, PyObject *text)
 {
     const char *s;
     size_t n;
-    PyObject *hold, *out;
+    PyObject *hold, *ip, *port, *out = NULL;
     rk_address a;
     int ok;
     if (!rk_view(text, &s, &n, &hold))
@@ -348,28 +312,30 @@ static PyObject *trust_entry(TrustObject *self, PyObject *text)
     Py_XDECREF(hold);               /* a holds its own copy of everything it needs */
     if (!ok)
         Py_RETURN_NONE;
-    if ((out = PyTuple_New(3)) == NULL)
-        return NULL;
-    PyTuple_SET_ITEM(out, 2, Py_NewRef(rk_trusted(&self->trust, &a) ? Py_True : Py_False));
-    return rk_fill(out, rk_text(&a), rk_port_object(&a), 0);
+    ip = rk_text(&a);
+    port = ip ? rk_port_object(a.port) : NULL;
+    if (port != NULL)
+        out = PyTuple_Pack(3, ip, port, rk_trusted(&self->trust, &a) ? Py_True : Py_False);
+    Py_XDECREF(ip);
+    Py_XDECREF(port);
+    return out;
 }
 
-PyDoc_STRVAR(walk_doc, "walk(value, budget, /)\n--\n\n"
-             "Walk one header value from the right: (examined, end, ip, port, passed).\n\n"
-             "end is 'end' (no entry left), 'untrusted', 'invalid' or 'limit' (budget entries examined, more left);\n"
-             "ip and port are the last address reached (None if none), passed the trusted addresses, nearest first.");
+PyDoc_STRVAR(walk_doc, "walk(value, budget, start_ip, /)\n--\n\n"
+             "One header value from the right, on from a trusted start: (examined, end, ip, port, passed).\n"
+             "See realip._walk.Step, the reference.");
 
 static PyObject *trust_walk(TrustObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *passed[RK_MAX_BUDGET], *hold, *ip = NULL, *result = NULL, *tuple = NULL;
+    PyObject *passed[RK_MAX_BUDGET + 1], *hold, *ip = NULL, *port = NULL, *result = NULL, *tuple, *number;
     Py_ssize_t budget, examined = 0, count = 0, i;
     const char *s;
     size_t n, pos, start, stop;
     int end = RK_END;
     long last_port = -1;
     rk_address a;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "walk() takes a value and a budget");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "walk() takes a value, a budget and the start address");
         return NULL;
     }
     budget = PyLong_AsSsize_t(args[1]);
@@ -380,6 +346,8 @@ static PyObject *trust_walk(TrustObject *self, PyObject *const *args, Py_ssize_t
     }
     if (!rk_view(args[0], &s, &n, &hold))
         return NULL;
+    if (args[2] != Py_None)
+        passed[count++] = Py_NewRef(args[2]);   /* the start: a hop passed once the walk leaves it */
     pos = n;
     while (rk_next(s, &pos, &start, &stop)) {
         if (examined == budget) {
@@ -401,25 +369,32 @@ static PyObject *trust_walk(TrustObject *self, PyObject *const *args, Py_ssize_t
         }
         passed[count++] = Py_NewRef(ip);
     }
-    if ((tuple = PyTuple_New(count)) == NULL || (result = PyTuple_New(5)) == NULL)
+    if (ip == NULL) {               /* nothing reached: the start stays the client, no hop is passed */
+        ip = Py_NewRef(Py_None);
+        port = Py_NewRef(Py_None);
+        for (; count > 0; count--)
+            Py_DECREF(passed[count - 1]);
+    } else {
+        if ((port = rk_port_object(last_port)) == NULL)
+            goto done;
+        if (end != RK_UNTRUSTED)
+            Py_DECREF(passed[--count]); /* the client is the last trusted address reached, not a hop passed */
+    }
+    if ((tuple = PyTuple_New(count)) == NULL)
         goto done;
     for (i = 0; i < count; i++)
         PyTuple_SET_ITEM(tuple, i, passed[i]);
     count = 0;                      /* the tuple owns them now */
-    PyTuple_SET_ITEM(result, 0, PyLong_FromSsize_t(examined));
-    PyTuple_SET_ITEM(result, 1, Py_NewRef(end_names[end]));
-    PyTuple_SET_ITEM(result, 4, tuple);
-    tuple = NULL;
-    a.port = last_port;
-    result = rk_fill(result, ip ? ip : Py_NewRef(Py_None), rk_port_object(&a), 2);
-    ip = NULL;
-    if (result != NULL && PyTuple_GET_ITEM(result, 0) == NULL)
-        Py_CLEAR(result);           /* the count could not be made */
+    if ((number = PyLong_FromSsize_t(examined)) != NULL) {
+        result = PyTuple_Pack(5, number, end_names[end], ip, port, tuple);
+        Py_DECREF(number);
+    }
+    Py_DECREF(tuple);
 done:
     for (i = 0; i < count; i++)
         Py_DECREF(passed[i]);
     Py_XDECREF(ip);
-    Py_XDECREF(tuple);
+    Py_XDECREF(port);
     Py_XDECREF(hold);
     return result;
 }
@@ -451,11 +426,9 @@ static int kernel_exec(PyObject *module)
     }
     if ((type = PyType_FromModuleAndSpec(module, &trust_spec, NULL)) == NULL)
         return -1;
-    if (PyModule_AddObject(module, "Trust", type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    return PyModule_AddIntConstant(module, "MAX_BUDGET", RK_MAX_BUDGET);
+    i = PyModule_AddObjectRef(module, "Trust", type);
+    Py_DECREF(type);
+    return i < 0 ? -1 : PyModule_AddIntConstant(module, "MAX_BUDGET", RK_MAX_BUDGET);
 }
 
 static PyModuleDef_Slot kernel_slots[] = {
@@ -467,10 +440,8 @@ static PyModuleDef_Slot kernel_slots[] = {
     {0, NULL},
 };
 
-static struct PyModuleDef kernel_module = {
-    PyModuleDef_HEAD_INIT, "realip._kernel", "The walk's inner loop in C (see realip/_walk.py, the reference).",
-    0, NULL, kernel_slots, NULL, NULL, NULL,
-};
+static struct PyModuleDef kernel_module = {PyModuleDef_HEAD_INIT, .m_name = "realip._kernel", .m_slots = kernel_slots,
+                                           .m_doc = "The walk's inner loop in C (realip/_walk.py is the reference)."};
 
 PyMODINIT_FUNC PyInit__kernel(void)
 {

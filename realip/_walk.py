@@ -11,6 +11,7 @@ methods, same answers; ``tests/kernel`` checks them against each other). Hop-cou
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -29,25 +30,32 @@ Value = str | bytes | bytearray | memoryview
 _kernel: Any = None
 if os.environ.get("REALIP_PURE", "") in ("", "0"):
     try:
-        from . import _kernel  # type: ignore[attr-defined, no-redef]
-    except ImportError:  # the build fell back to Python; realip/__init__.py says so once
-        _kernel = None
+        from . import _kernel
+    except ImportError:  # the install could not compile it (it said so then): say it once more, now
+        warnings.warn(
+            "realip: the compiled kernel (realip._kernel) is not built, so the pure-Python walk runs (same answers, "
+            "slower). Reinstall with a C compiler and the Python headers (Debian: apt-get install gcc python3-dev), "
+            "or set REALIP_PURE=1 to choose the pure walk and silence this warning.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 #: ``"c"`` when ``realip._kernel`` walks header values, ``"python"`` when :class:`PureTrust` does (same answers).
 IMPLEMENTATION = "c" if _kernel is not None else "python"
 
 
 class Step(NamedTuple):
-    """What walking one header value gave (the kernel returns the same five fields as a plain tuple)."""
+    """What walking one header value from a trusted start gave (the kernel returns these fields as a plain tuple)."""
 
     #: Non-empty entries examined in this value (an invalid one included).
     examined: int
     #: ``"end"`` (no entry left), ``"untrusted"``, ``"invalid"`` or ``"limit"`` (the budget ran out, entries left).
     end: str
-    #: The last address reached in this value (the untrusted one, or the last trusted one), or None.
+    #: The client: the untrusted address, else the last trusted address reached; None if no address was reached
+    #: (the start stays the client).
     ip: str | None
     port: int | None
-    #: The trusted addresses passed in this value, nearest first.
+    #: The trusted hops passed on the way to the client, nearest first (the start among them once left behind).
     passed: tuple[str, ...]
 
 
@@ -77,18 +85,20 @@ class PureTrust:
             return None
         return address.ip, address.port, self._networks.contains(address.value, address.v6)
 
-    def walk(self, value: Value, budget: int) -> tuple[int, str, str | None, int | None, tuple[str, ...]]:
-        """One list-header value from the right (empty elements skipped): see :class:`Step`."""
-        return walk_entries(self.entry, list_from_right(_text(value), budget + 1), budget)
+    def walk(self, value: Value, budget: int, start_ip: str | None) -> StepTuple:
+        """One list-header value from the right (empty elements skipped), on from a trusted start: see :class:`Step`."""
+        return walk_entries(self.entry, list_from_right(_text(value), budget + 1), budget, start_ip)
 
 
-def walk_entries(
-    entry: Any, entries: Iterable[str | None], budget: int
-) -> tuple[int, str, str | None, int | None, tuple[str, ...]]:
-    """Walk entries (rightmost first; ``None`` for one that is not even text) until an untrusted or invalid one, or
-    until ``budget`` were examined and one more is there: see :class:`Step`."""
+#: :class:`Step` as a plain tuple.
+StepTuple = tuple[int, str, str | None, int | None, tuple[str, ...]]
+
+
+def walk_entries(entry: Any, entries: Iterable[str | None], budget: int, start_ip: str | None) -> StepTuple:
+    """Walk entries (rightmost first; ``None`` for one that is not even text) from a trusted start until an untrusted
+    or invalid one, or until ``budget`` were examined and one more is there: see :class:`Step`."""
     examined, end, ip, port = 0, "end", None, None
-    passed: list[str] = []
+    passed = [] if start_ip is None else [start_ip]
     for text in entries:
         if examined == budget:
             end = "limit"
@@ -103,14 +113,15 @@ def walk_entries(
             end = "untrusted"
             break
         passed.append(ip)
+    if ip is None:  # nothing reached: the start stays the client, no hop is passed
+        return examined, end, None, None, ()
+    if end != "untrusted":
+        passed.pop()  # the client is the last trusted address reached, not a hop passed through
     return examined, end, ip, port, tuple(passed)
 
 
-_STOPPED = frozenset(("untrusted", "invalid", "limit"))
-
-
 class Chain(NamedTuple):
-    """Where the walk over every configured header ended."""
+    """Where the walk over every configured header ended (:func:`walk_chain` returns these fields as a tuple)."""
 
     ip: str | None
     port: int | None
@@ -129,50 +140,47 @@ class Chain(NamedTuple):
 
 def walk_chain(
     trust: Any,
-    names: Sequence[str],
+    order: Sequence[tuple[int, str]],
     found: Sequence[Sequence[Value]],
     budget: int,
     start: tuple[str | None, int | None, str],
-    passed: list[str],
-) -> Chain:
-    """Walk the headers ``names`` (chain order, left to right; ``found[slot]`` holds each one's lines in arrival
-    order) from the right, starting from the trusted ``start`` = ``(ip, port, source)`` with ``passed`` the hops
-    already passed (the peer, and the Layer-4 address when it is the start)."""
+    passed: tuple[str, ...],
+) -> ChainTuple:
+    """Walk the chain from the right: ``order`` is ``(slot, header)`` for each chain header, rightmost first, and
+    ``found[slot]`` that header's lines in arrival order. The walk starts from the trusted ``start`` = ``(ip, port,
+    source)``; ``passed`` holds the hops before it (the load balancer when the start is a Layer-4 address). Each
+    value goes on from where the one right of it ended. Returns the fields of :class:`Chain`."""
     ip, port, source = start
-    examined, end, position, element = 0, "none", -1, None
-    for slot in range(len(names) - 1, -1, -1):
-        name = names[slot]
+    examined, end, position, element = 0, "end", -1, None
+    for slot, name in order:
         for value in reversed(found[slot]):
-            remaining = budget - examined
             if name == "forwarded":
-                elements = forwarded_from_right(_text(value), remaining + 1)
+                elements = forwarded_from_right(_text(value), budget - examined + 1)
                 fors = [None if params is None else params.get("for") for params in elements]
-                count, end, step_ip, step_port, hops = walk_entries(trust.entry, fors, remaining)
+                count, end, step_ip, step_port, hops = walk_entries(trust.entry, fors, budget - examined, ip)
             else:
-                count, end, step_ip, step_port, hops = trust.walk(value, remaining)
-            if step_ip is not None:
-                index = count - 2 if end == "invalid" else count - 1  # the invalid entry is not the client
-                ip, port, source, position = step_ip, step_port, name, examined + index
+                count, end, step_ip, step_port, hops = trust.walk(value, budget - examined, ip)
+            if step_ip is not None:  # an address was reached: the client comes from this value
+                index = count - 2 if end == "invalid" else count - 1  # an invalid entry is not the client
+                ip, port, source, position, passed = step_ip, step_port, name, examined + index, passed + hops
                 element = elements[index] if name == "forwarded" else None
             examined += count
-            passed.extend(hops)
             if end != "end":
-                break
-        if end in _STOPPED:
-            break
-    if examined == 0:
-        end = "none"
-    if end != "untrusted" and passed:
-        passed.pop()  # the client is the last trusted address reached, not a hop passed through
-    return Chain(ip, port, source, tuple(passed), end, examined, position, element)
+                return ip, port, source, passed, end, examined, position, element
+    return ip, port, source, passed, "end" if examined else "none", examined, position, element
 
 
-def entries_from_right(names: Sequence[str], found: Sequence[Sequence[Value]], limit: int) -> list[tuple[str, Any]]:
-    """Up to ``limit`` non-empty chain entries, rightmost first: ``(header, text)`` for list headers and
-    ``(header, params or None)`` for ``Forwarded`` elements (for hop counting and for ``realip explain``)."""
+#: :class:`Chain` as a plain tuple.
+ChainTuple = tuple[str | None, int | None, str, tuple[str, ...], str, int, int, dict[str, str] | None]
+
+
+def entries_from_right(
+    order: Sequence[tuple[int, str]], found: Sequence[Sequence[Value]], limit: int
+) -> list[tuple[str, Any]]:
+    """Up to ``limit`` non-empty chain entries, rightmost first (``order`` and ``found`` as for :func:`walk_chain`):
+    ``(header, text)`` for list headers, ``(header, params or None)`` for ``Forwarded`` elements."""
     entries: list[tuple[str, Any]] = []
-    for slot in range(len(names) - 1, -1, -1):
-        name = names[slot]
+    for slot, name in order:
         for value in reversed(found[slot]):
             need = limit - len(entries)
             if need <= 0:
@@ -191,15 +199,17 @@ def entry_text(name: str, item: Any) -> str | None:
 
 def count_hops(
     trust: Any,
-    names: Sequence[str],
+    order: Sequence[tuple[int, str]],
     found: Sequence[Sequence[Value]],
     hops: int,
     start: tuple[str | None, int | None, str],
-    passed: list[str],
-) -> Chain:
+    passed: tuple[str, ...],
+) -> ChainTuple:
     """Hop-count mode: the client is the ``hops``-th entry from the right, whatever the entries before it say (they
-    are not even parsed); fewer entries (``"short"``), or an invalid one there (``"invalid"``), leave the start."""
-    entries = entries_from_right(names, found, hops)
+    are not even parsed); fewer entries (``"short"``), or an invalid one there (``"invalid"``), leave the start.
+    Arguments and answer as :func:`walk_chain`."""
+    entries = entries_from_right(order, found, hops)
+    ip, port, source = start
     if len(entries) < hops:
         end = "none" if not entries else "short"
     else:
@@ -208,10 +218,10 @@ def count_hops(
         address = None if text is None else trust.entry(text)
         if address is not None:
             element = item if name == "forwarded" else None
-            return Chain(address[0], address[1], name, tuple(passed), "hops", len(entries), hops - 1, element)
+            hopped = passed if ip is None else (*passed, ip)
+            return address[0], address[1], name, hopped, "hops", len(entries), hops - 1, element
         end = "invalid"
-    ip, port, source = start
-    return Chain(ip, port, source, tuple(passed[:-1]), end, len(entries), -1, None)
+    return ip, port, source, passed, end, len(entries), -1, None
 
 
 def trust_for(networks: TrustedNetworks) -> Any:

@@ -42,6 +42,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 logger = logging.getLogger("realip")
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+_RESOLVED = frozenset(("http", "websocket"))  # the scope types with a client; lifespan and others pass through
 
 
 class RealIPMiddleware:
@@ -80,33 +81,25 @@ class RealIPMiddleware:
         self._log_failure = FailureLog("the request passes through unchanged")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope.get("type")
-        if kind == "http" or kind == "websocket":
-            self._rewrite(scope, kind)
+        if scope["type"] in _RESOLVED:
+            try:  # everything is computed, and state written, before the client and scheme are touched
+                toa = self._toa
+                result = self._resolve(scope.get("client"), scope["headers"], toa and toa.lookup_asgi(scope))
+                scheme = result.scheme if self._proto else None
+                if scheme is not None and scope["type"] == "websocket":
+                    scheme = _WEBSOCKET_SCHEMES[scheme]
+                state = scope.get("state")
+                if state is None:
+                    scope["state"] = {"realip": result}
+                else:
+                    state["realip"] = result  # a TypeError for anything but a mapping: the request goes on as is
+            except Exception:
+                self._log_failure(scope.get("client"))
+            else:
+                if result.client_ip is not None:
+                    scope["client"] = (result.client_ip, result.client_port or 0)
+                if scheme is not None:
+                    scope["scheme"] = scheme
+                if result.reason in WARNING_REASONS:
+                    report(result)
         await self.app(scope, receive, send)
-
-    def _rewrite(self, scope: Scope, kind: str) -> None:
-        """Resolve the request and write the answer into the scope; on any failure, log and leave it untouched."""
-        try:  # everything is computed before the scope is touched
-            client = scope.get("client")
-            toa = self._toa.lookup_asgi(scope) if self._toa is not None else None
-            result = self._resolve(client, scope.get("headers") or (), toa)
-            state = scope.get("state")
-            if state is not None and type(state) is not dict and not isinstance(state, MutableMapping):
-                raise TypeError(f"scope['state'] is a {type(state).__name__}, not a dict")
-            scheme = result.scheme if self._proto else None
-            if scheme is not None and kind == "websocket":
-                scheme = _WEBSOCKET_SCHEMES[scheme]
-        except Exception:
-            self._log_failure(scope.get("client"))
-            return
-        if result.client_ip is not None:
-            scope["client"] = (result.client_ip, result.client_port or 0)
-        if scheme is not None:
-            scope["scheme"] = scheme
-        if state is None:
-            scope["state"] = {"realip": result}
-        else:
-            state["realip"] = result
-        if result.reason in WARNING_REASONS:
-            report(result)

@@ -80,7 +80,7 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
     steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
     found = resolver.values(headers) if result.examined else None
     if found is not None:
-        entries = entries_from_right(resolver.header, found, result.examined)
+        entries = entries_from_right(resolver._order, found, result.examined)
         for position, (source, item) in enumerate(entries, start=1):
             text = entry_text(source, item)
             address = resolver.entry(text) if text is not None else None

@@ -93,9 +93,10 @@ _REASONS = {
     "hops": Reason.HOP_COUNT,
     "short": Reason.SHORT_CHAIN,
 }
-_UNTRUSTED_PEER, _TOA = Reason.UNTRUSTED_PEER, Reason.TOA
+_UNTRUSTED_PEER, _NO_HEADER, _TOA = Reason.UNTRUSTED_PEER, Reason.NO_HEADER, Reason.TOA
 _result = tuple.__new__  # builds a Result without NamedTuple's Python-level __new__ (the hot path)
 _warned_trust: set[tuple[str, ...]] = set()
+_REMEMBERED_NAMES = 256  # header spellings a Resolver remembers (each costs a lower() until then)
 
 
 def _header_names(header: object) -> tuple[str, ...]:
@@ -134,14 +135,17 @@ class Resolver:
     """
 
     __slots__ = (
-        "_lengths",
-        "_names",
+        "_entry",
         "_networks",
+        "_nothing",
         "_nslots",
+        "_order",
+        "_plain",
         "_proto_slot",
-        "_single",
         "_slots",
         "_trust",
+        "_unix",
+        "_walk",
         "header",
         "max_hops",
         "proto_header",
@@ -185,21 +189,28 @@ class Resolver:
         #: What is really trusted: the networks after merging, plus "unix" when UNIX-socket peers are.
         self.trusted_proxies: tuple[str, ...] = self._networks.networks + (("unix",) if self._networks.unix else ())
         self._warn_if_everyone_is_trusted()
-        self._trust: Any = _walk.trust_for(self._networks)
-        # Header name -> slot, in str and bytes forms, so a request's headers are matched with one dict lookup.
+        self._use(_walk.trust_for(self._networks))
+        self._unix = self._networks.unix
+        # Header name -> slot (the chain headers, then the proto header), in str and bytes forms, so a request's
+        # headers are matched with one dict lookup; spellings seen in requests are added (-1: not ours).
         names = self.header
         if self.proto_header is not None and self.proto_header not in names:
             names += (self.proto_header,)
-        self._names = names
-        self._slots: dict[str | bytes, int] = {}
+        self._slots: dict[Any, int] = {}
         for slot, name in enumerate(names):
             self._slots[name] = slot
             self._slots[name.encode("ascii")] = slot
         self._nslots = len(names)
-        self._lengths = frozenset(len(name) for name in names)
+        self._nothing: list[list[Any]] = [[] for _ in names]  # never changed: what no header is walked as
+        #: ``(slot, header)`` for the chain headers, rightmost first: the order the walk reads them in.
+        self._order: tuple[tuple[int, str], ...] = tuple(reversed(tuple(enumerate(self.header))))
         self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
-        # One list header and no proto header: the common deployment.
-        self._single = len(names) == 1 and names[0] != "forwarded" and trusted_hops is None
+        # One list header, no proto header, CIDR mode: the common configuration, walked in one kernel call per line.
+        self._plain = len(names) == 1 and names[0] != "forwarded" and trusted_hops is None
+
+    def _use(self, trust: Any) -> None:
+        """Walk with ``trust``: ``realip._kernel.Trust``, or its pure twin (tests compare the two)."""
+        self._trust, self._entry, self._walk = trust, trust.entry, trust.walk
 
     def _warn_if_everyone_is_trusted(self) -> None:
         everyone = self._networks.trusts_everyone
@@ -240,49 +251,44 @@ class Resolver:
     def peer(self, peer: Peer) -> tuple[str | None, int | None, bool, bool]:
         """The socket peer as ``(text, port, trusted, is_ip)``: canonical text for an IP address, the text as given
         for anything else (never trusted), ``None`` for a UNIX socket (trusted when ``"unix"`` is)."""
-        if type(peer) is tuple and len(peer) == 2:  # ASGI's (host, port): the common form
-            host, port = peer
-        elif peer is None:
-            return None, None, self._networks.unix, False
-        elif isinstance(peer, str):
-            host, port = peer, None
-        else:
-            try:
-                host, port = peer[0], peer[1]
-            except (TypeError, IndexError, KeyError):
-                return str(peer), None, False, False
-        if type(port) is not int:
-            port = None
-        found = self._trust.entry(host) if isinstance(host, str) else None
-        if found is None:
-            return (None if host is None else str(host)), port, host is None and self._networks.unix, False
-        return found[0], port if port is not None else found[1], found[2], True
+        host, port = _peer_parts(peer)
+        parsed = self._entry(host) if isinstance(host, str) else None
+        if parsed is None:
+            return (None if host is None else str(host)), port, host is None and self._unix, False
+        return parsed[0], port if port is not None else parsed[1], parsed[2], True
 
     def entry(self, text: str) -> tuple[str, int | None, bool] | None:
         """One address entry as the walk reads it: ``(ip, port, trusted)`` in canonical text, or ``None``."""
-        return self._trust.entry(text)  # type: ignore[no-any-return]
+        return self._entry(text)  # type: ignore[no-any-return]
 
     def values(self, headers: Headers) -> list[list[Any]] | None:
         """The configured headers' values, one list per header (chain order, then the proto header), each in
         arrival order; ``None`` when none of them is present. Values are left as they came (str or bytes-like)."""
-        slots, lengths = self._slots, self._lengths
+        slots = self._slots
         found: list[list[Any]] | None = None
-        items = headers if type(headers) is list else headers.items() if hasattr(headers, "items") else headers
         try:
-            for name, value in items:
+            for name, value in headers if type(headers) is list else _pairs(headers):
                 slot = slots.get(name)
                 if slot is None:
-                    if len(name) not in lengths:  # cheap reject before lowercasing: most headers differ in length
-                        continue
-                    slot = slots.get(name.lower())
-                    if slot is None:
-                        continue
-                if found is None:
-                    found = [[] for _ in range(self._nslots)]
-                found[slot].append(value)
+                    slot = self._slot_of(name)
+                if slot >= 0:
+                    if found is None:
+                        found = [[]] if self._nslots == 1 else [[] for _ in range(self._nslots)]
+                    found[slot].append(value)
         except (TypeError, AttributeError):  # a bytearray or memoryview name: again, reading every name as bytes
-            return self.values([(_name_text(name), value) for name, value in items])
+            return self.values([(_name_text(name), value) for name, value in _pairs(headers)])
         return found
+
+    def _slot_of(self, name: Any) -> int:
+        """The slot of a header name seen for the first time (-1: not ours), remembered for the next requests.
+
+        Servers send the same few spellings over and over, so after the first requests every name costs one dict
+        lookup. Only a bounded number are remembered: a client making names up costs a ``lower()`` each, no memory.
+        """
+        slot = self._slots.get(name.lower(), -1)
+        if len(self._slots) < _REMEMBERED_NAMES:
+            self._slots[name] = slot
+        return slot
 
     def resolve(self, peer: Peer, headers: Headers, toa: Peer = None) -> Result:
         """Resolve the client for one request. Never raises on request data; bad entries end the walk safely.
@@ -292,42 +298,68 @@ class Resolver:
         balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
         trusted one starts the ordinary header walk.
         """
-        peer_ip, peer_port, trusted, _ = self.peer(peer)
+        # Every request of every app runs this, so the common forms are inline and the rest goes through the helpers.
+        if type(peer) is tuple and len(peer) == 2:  # ASGI's (host, port)
+            host, port = peer
+            if type(port) is not int:
+                port = None
+        else:
+            host, port = _peer_parts(peer)
+        parsed = self._entry(host) if isinstance(host, str) else None
+        if parsed is None:
+            peer_ip = None if host is None else str(host)
+            trusted = host is None and self._unix
+        else:
+            peer_ip, parsed_port, trusted = parsed
+            if port is None:
+                port = parsed_port
         if not trusted:
-            return _result(Result, (peer_ip, peer_port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, peer_port, 0))
-        start: tuple[str | None, int | None, str] = (peer_ip, peer_port, "peer")
-        passed = [] if peer_ip is None else [peer_ip]
+            return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, port, 0))
+        start_ip, start_port, start_source = peer_ip, port, "peer"
+        passed: tuple[str, ...] = ()
         if toa is not None:
             toa_ip, toa_port, toa_trusted, toa_is_ip = self.peer(toa)
             if toa_is_ip:  # anything else is ignored: the peer stays the start
+                passed = () if peer_ip is None else (peer_ip,)
                 if not toa_trusted:
-                    return _result(Result, (toa_ip, toa_port, "toa", peer_ip, tuple(passed), None, _TOA, peer_port, 0))
-                start = (toa_ip, toa_port, "toa")
-                passed.append(toa_ip)  # type: ignore[arg-type]  # an IP address: text
+                    return _result(Result, (toa_ip, toa_port, "toa", peer_ip, passed, None, _TOA, port, 0))
+                start_ip, start_port, start_source = toa_ip, toa_port, "toa"
+        if self._plain:  # one list header, no proto header, CIDR mode: the common configuration
+            lines, line, slots = 0, None, self._slots
+            try:
+                for name, value in headers if type(headers) is list else _pairs(headers):
+                    slot = slots.get(name)
+                    if slot is None:
+                        slot = self._slot_of(name)
+                    if slot == 0:
+                        lines += 1
+                        line = value
+            except (TypeError, AttributeError):  # a bytearray or memoryview name: the general path rereads them
+                lines = -1
+            if lines == 1:  # one line: the kernel walks it on from the start in one step
+                examined, end, ip, client_port, hops = self._walk(line, self.max_hops, start_ip)
+                if ip is None:
+                    ip, client_port, source = start_ip, start_port, start_source
+                    if not examined:
+                        end = "none"
+                else:
+                    source, passed = self.header[0], passed + hops
+                return _result(Result, (ip, client_port, source, peer_ip, passed, None, _REASONS[end], port, examined))
+            if lines == 0:
+                return _result(Result, (start_ip, start_port, start_source, peer_ip, passed, None, _NO_HEADER, port, 0))
         found = self.values(headers)
         if found is None:
-            found = [[] for _ in range(self._nslots)]
+            found = self._nothing
+        start = (start_ip, start_port, start_source)
         if self.trusted_hops is None:
-            chain = _walk.walk_chain(self._trust, self.header, found, self.max_hops, start, passed)
+            chain = _walk.walk_chain(self._trust, self._order, found, self.max_hops, start, passed)
         else:
-            chain = _walk.count_hops(self._trust, self.header, found, self.trusted_hops, start, passed)
-        scheme = self._scheme(found, chain) if self._proto_slot >= 0 else None
-        return _result(
-            Result,
-            (
-                chain.ip,
-                chain.port,
-                chain.source,
-                peer_ip,
-                chain.passed,
-                scheme,
-                _REASONS[chain.end],
-                peer_port,
-                chain.examined,
-            ),
-        )
+            chain = _walk.count_hops(self._trust, self._order, found, self.trusted_hops, start, passed)
+        scheme = None if self._proto_slot < 0 else self._scheme(found, chain)
+        ip, client_port, source, proxies, end, examined = chain[:6]
+        return _result(Result, (ip, client_port, source, peer_ip, proxies, scheme, _REASONS[end], port, examined))
 
-    def _scheme(self, found: list[list[Any]], chain: _walk.Chain) -> str | None:
+    def _scheme(self, found: list[list[Any]], chain: _walk.ChainTuple) -> str | None:
         """The scheme from ``proto_header`` for the client the walk found.
 
         Forwarded carries ``proto=`` in the client's own element. A list header (X-Forwarded-Proto) is taken at the
@@ -336,11 +368,12 @@ class Resolver:
         """
         proto = self.proto_header
         values = found[self._proto_slot]
+        position, element = chain[6], chain[7]
         if proto == "forwarded":
             if proto in self.header:
-                params = chain.element
-                if chain.position < 0:  # the client is the peer: the element our peer wrote, if any
-                    nearest = _walk.entries_from_right(self.header, found, 1)
+                params = element
+                if position < 0:  # the client is the peer: the element our peer wrote, if any
+                    nearest = _walk.entries_from_right(self._order, found, 1)
                     params = nearest[0][1] if nearest and nearest[0][0] == "forwarded" else None
             else:
                 elements = forwarded_from_right(_walk._text(values[-1]), 1) if values else []
@@ -349,8 +382,8 @@ class Resolver:
         protos = [text for value in reversed(values) for text in list_from_right(_walk._text(value), len(value) + 1)]
         if not protos:
             return None
-        if chain.position >= 0 and len(protos) == self._chain_length(found):
-            return _scheme_value(protos[chain.position])
+        if position >= 0 and len(protos) == self._chain_length(found):
+            return _scheme_value(protos[position])
         return _scheme_value(protos[0])
 
     def _chain_length(self, found: list[list[Any]]) -> int:
@@ -360,6 +393,25 @@ class Resolver:
             split = forwarded_from_right if name == "forwarded" else list_from_right
             total += sum(len(split(_walk._text(value), len(value) + 1)) for value in values)
         return total
+
+
+def _peer_parts(peer: object) -> tuple[object, int | None]:
+    """``(host, port)`` of a peer in any documented form (the port ``None`` unless an int)."""
+    if peer is None or isinstance(peer, str):
+        return peer, None
+    try:
+        host, port = peer[0], peer[1]  # type: ignore[index]
+    except (TypeError, IndexError, KeyError):
+        return str(peer), None
+    return host, port if type(port) is int else None
+
+
+def _pairs(headers: Headers) -> Iterable[tuple[Any, Any]]:
+    """``(name, value)`` pairs of a mapping, or of any iterable of pairs."""
+    if type(headers) is tuple or type(headers) is dict:
+        return headers.items() if type(headers) is dict else headers
+    items = getattr(headers, "items", None)
+    return items() if items is not None else headers
 
 
 def _name_text(name: object) -> object:

@@ -58,6 +58,7 @@ RESULT_KEY = "realip.result"
 STRICT_KEY = "realip.strict_headers"
 
 _WSGIREF_SOFTWARE = "WSGIServer/"  # wsgiref's SERVER_SOFTWARE prefix
+_SCHEME = "wsgi.url_scheme"
 
 
 class RealIPMiddleware:
@@ -79,7 +80,7 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_log_failure", "_proto", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
+    __slots__ = ("_keys", "_log_failure", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
 
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
@@ -94,36 +95,27 @@ class RealIPMiddleware:
             names += (resolver.proto_header,)
         self._keys: tuple[tuple[str, str], ...] = tuple((name, environ_key(name)) for name in names)
         self._single = self._keys[0] if len(self._keys) == 1 else None
-        self._proto = resolver.proto_header is not None
         self._log_failure = FailureLog("the headers are ignored and the peer is the client")
         self._warned = False
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if RESULT_KEY not in environ:
-            self._rewrite(environ)
+            address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
+            result = self._resolve_environ(environ, address, port)
+            environ[ORIG_KEY] = {"REMOTE_ADDR": address, "REMOTE_PORT": port, "wsgi.url_scheme": environ.get(_SCHEME)}
+            environ[RESULT_KEY] = result
+            if result.client_ip is not None:
+                environ["REMOTE_ADDR"] = result.client_ip
+            if result.source != "peer":  # the client's port replaces the proxy's, or goes
+                if result.client_port is None:
+                    environ.pop("REMOTE_PORT", None)
+                else:
+                    environ["REMOTE_PORT"] = str(result.client_port)
+            if result.scheme is not None:
+                environ[_SCHEME] = result.scheme
+            if result.reason in WARNING_REASONS:
+                report(result)
         return self.app(environ, start_response)
-
-    def _rewrite(self, environ: WSGIEnvironment) -> None:
-        """Resolve the request and write the client, its port and the scheme into the environ, keeping the originals."""
-        address, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
-        result = self._resolve_environ(environ, address, port)
-        environ[ORIG_KEY] = {
-            "REMOTE_ADDR": address,
-            "REMOTE_PORT": port,
-            "wsgi.url_scheme": environ.get("wsgi.url_scheme"),
-        }
-        environ[RESULT_KEY] = result
-        if result.client_ip is not None:
-            environ["REMOTE_ADDR"] = result.client_ip
-        if result.source != "peer":  # the client's port replaces the proxy's, or goes
-            if result.client_port is None:
-                environ.pop("REMOTE_PORT", None)
-            else:
-                environ["REMOTE_PORT"] = str(result.client_port)
-        if self._proto and result.scheme is not None:
-            environ["wsgi.url_scheme"] = result.scheme
-        if result.reason in WARNING_REASONS:
-            report(result)
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
         """The Result for this environ, without changing it. Never raises on request data.
@@ -134,7 +126,7 @@ class RealIPMiddleware:
         return self._resolve_environ(environ, environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
 
     def _resolve_environ(self, environ: WSGIEnvironment, address: Any, port: Any) -> Result:
-        if type(port) is str and 0 < len(port) <= 5 and port.isascii() and port.isdigit():
+        if type(port) is str and port.isdigit() and port.isascii() and len(port) <= 5:
             port = int(port)
         else:
             port = None
@@ -143,13 +135,12 @@ class RealIPMiddleware:
             if not self._warned:
                 self._check_server(environ)
             single = self._single
-            if single is not None:  # the common case: one header, no list built from a loop
+            if single is not None:  # the common case: one header
                 value = environ.get(single[1])
                 headers = [] if value is None else [(single[0], value)]
             else:
                 headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            toa = self._toa.lookup_wsgi(environ) if self._toa is not None else None
-            return self._resolve(peer, headers, toa)
+            return self._resolve(peer, headers, self._toa and self._toa.lookup_wsgi(environ))
         except Exception:
             self._log_failure(address)
             return self._resolve(peer, ())

@@ -379,6 +379,13 @@ def test_checks_report_every_problem_at_once() -> None:
         ({"MAX_HOPS": True}, "realip.E005", r"max_hops=True must be a whole number from 1 to 1000"),
         ({"TRUSTED_HOPS": "2"}, "realip.E005", r"trusted_hops='2' must be a whole number from 1 to 1000"),
         ({"HEADER": None}, "realip.E004", r"header=None must be a header name or a tuple of names"),
+        ({"MAX_HOPS": 2**63}, "realip.E005", r"max_hops=9223372036854775808 must be a whole number from 1 to 1000"),
+        ({"HEADER": "peer"}, "realip.E004", r"'peer' is what Result.source says"),
+        (
+            {"TRUSTED_HOPS": 1},
+            "realip.E005",
+            r'REALIP\["TRUSTED_HOPS"\]: trusted_hops=1 \(hop-count mode\) also needs trusted_proxies.*\[\'any\'\]',
+        ),
     ],
 )
 def test_check_odd_types(setting: dict[str, object], check_id: str, pattern: str) -> None:

@@ -65,6 +65,10 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"REALIP_MAX_HOPS": "-1"}, r"REALIP_MAX_HOPS='-1' is not a whole number"),
         ({"REALIP_HEADER": "x forwarded"}, r"REALIP_HEADER='x forwarded': header="),
         ({"REALIP_PROTO_HEADER": "a b"}, r"REALIP_PROTO_HEADER='a b': proto_header='a b'"),
+        ({"REALIP_MAX_HOPS": "9223372036854775808"}, r"REALIP_MAX_HOPS='9223372036854775808' is not a whole number"),
+        ({"REALIP_MAX_HOPS": "1001"}, r"REALIP_MAX_HOPS='1001': max_hops=1001 must be a whole number from 1 to 1000"),
+        ({"REALIP_TRUSTED_HOPS": "1"}, r"REALIP_TRUSTED_HOPS='1': trusted_hops=1 \(hop-count mode\) also needs"),
+        ({"REALIP_HEADER": "peer"}, r"REALIP_HEADER='peer': header='peer': 'peer' is what Result.source says"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_entry(env: dict[str, str], message: str) -> None:

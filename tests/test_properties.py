@@ -13,6 +13,7 @@ from realip._address import parse_address
 from realip._trust import compile_trust
 from realip._walk import PureTrust
 from realip.explain import explain
+from tests.kernel.inputs import on
 
 TRUSTED_NETS = ("10.0.0.0/8", "100.64.0.0/10", "2001:db8:f::/48")
 RESOLVER = Resolver(trusted_proxies=TRUSTED_NETS)
@@ -172,7 +173,7 @@ def test_every_form_and_both_implementations_agree(
     built) all give the same Result."""
     resolver = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
     pure = Resolver(trusted_proxies=TRUSTED_NETS, max_hops=hops)
-    pure._trust = PureTrust(compile_trust(TRUSTED_NETS))
+    on(pure, PureTrust(compile_trust(TRUSTED_NETS)))
     encoded = [(name, value.encode("latin-1") if isinstance(name, bytes) else value) for name, value in headers]
     expected = pure.resolve((peer, port), encoded)  # type: ignore[arg-type]
     assert resolver.resolve((peer, port), encoded) == expected  # type: ignore[arg-type]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+import realip.resolver
 from realip import ConfigError, Reason, Resolver
 
 TRUST = ("10.0.0.0/8", "cgnat")
@@ -100,6 +103,25 @@ def test_one_megabyte_header_examines_at_most_max_hops() -> None:
     assert (r.client_ip, r.reason, r.examined) == ("10.1.2.3", Reason.INVALID_ENTRY, 1)
 
 
+@pytest.mark.parametrize(
+    ("value", "client"),
+    [
+        ("for=" + " " * 64_000 + "x, for=198.51.100.7", "198.51.100.7"),  # was 29 s: a lazy regex backtracking
+        (";".join(f"a{index}=1" for index in range(150_000)), "10.1.2.3"),  # 1.3 MB of pairs: was re-sliced per pair
+        ('for="' + '\\"' * 500_000 + '", for=198.51.100.7', "198.51.100.7"),  # escaped quotes
+        ('for="' + "\\" * 1_000_000 + '"', "10.1.2.3"),  # backslashes
+        ('"' * 1_000_000 + ", for=198.51.100.7;proto=https", "198.51.100.7"),  # stray quotes left of our element
+    ],
+    ids=["64 KB of spaces", "1.3 MB of pairs", "escaped quotes", "backslashes", "stray quotes"],
+)
+def test_forwarded_parsing_is_linear_in_the_header(value: str, client: str) -> None:
+    """Inputs that took seconds to minutes with the regular expressions now parse in one pass; the client's own
+    element (read for proto=) included. A quadratic parse would stall CI far beyond its time budget."""
+    for proto in (None, "forwarded"):
+        resolver = Resolver(trusted_proxies=TRUST, header="forwarded", proto_header=proto)
+        assert resolver.resolve("10.1.2.3", {"Forwarded": value}).client_ip == client
+
+
 # -- headers: forms, repeats, chains ------------------------------------------------------------------------
 
 
@@ -126,6 +148,36 @@ def test_header_names_are_case_insensitive_in_every_input_form() -> None:
 def test_bytes_values_are_latin1_and_junk_is_invalid() -> None:
     r = Resolver(trusted_proxies=TRUST).resolve("10.1.2.3", [(b"x-forwarded-for", b"\xff\xfe1.2.3.4, 100.64.3.4")])
     assert (r.client_ip, r.reason) == ("100.64.3.4", Reason.INVALID_ENTRY)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(bytearray(b"X-Forwarded-For"), b"198.51.100.7")],
+        [(memoryview(b"x-forwarded-for"), memoryview(b"198.51.100.7"))],
+        [("x-forwarded-for", bytearray(b"198.51.100.7"))],
+        [(b"x-forwarded-for", memoryview(b" 198.51.100.7, 100.64.3.4")[1:])],
+        ((b"X-FORWARDED-FOR", "198.51.100.7"),),
+    ],
+    ids=["bytearray name", "memoryview name and value", "bytearray value", "memoryview slice", "tuple of pairs"],
+)
+def test_any_bytes_like_name_or_value_is_read(headers: list[tuple[object, object]]) -> None:
+    for resolver in (
+        Resolver(trusted_proxies=TRUST),
+        Resolver(trusted_proxies=TRUST, proto_header="x-forwarded-proto"),
+    ):
+        r = resolver.resolve("10.1.2.3", headers)  # type: ignore[arg-type]
+        assert (r.client_ip, r.source) == ("198.51.100.7", "x-forwarded-for")
+
+
+def test_header_spellings_are_remembered_but_only_so_many() -> None:
+    """Names seen in requests are remembered so the next request matches them in one lookup, but a client making
+    up names cannot grow that memory, and a remembered spelling never changes an answer."""
+    resolver = Resolver(trusted_proxies=TRUST)
+    for index in range(5000):
+        r = resolver.resolve("10.1.2.3", [(f"x-junk-{index}".encode(), b"1"), (b"X-Forwarded-FOR", b"198.51.100.7")])
+        assert r.client_ip == "198.51.100.7"
+    assert len(resolver._slots) <= 256
 
 
 def test_single_address_header_is_a_list_of_one() -> None:
@@ -280,6 +332,31 @@ def test_unix_socket_peer() -> None:
 def test_peer_that_is_not_an_ip_is_never_trusted_and_reported_as_given() -> None:
     r = Resolver(trusted_proxies=("0.0.0.0/0", "::/0")).resolve(("testclient", 50000), {XFF: "198.51.100.7"})
     assert (r.client_ip, r.client_port, r.reason) == ("testclient", 50000, Reason.UNTRUSTED_PEER)
+
+
+def test_repr_and_trusted_proxies_say_what_is_really_trusted() -> None:
+    assert repr(Resolver(trusted_proxies=("any",), trusted_hops=1)).startswith(
+        "Resolver(trusted_proxies=('0.0.0.0/0', '::/0', 'unix'), header=('x-forwarded-for',), trusted_hops=1"
+    )
+    assert Resolver().trusted_proxies == ("127.0.0.0/8", "::1/128")
+
+
+@pytest.mark.parametrize(
+    "entries", [("any",), ("*",), ("0.0.0.0/0",), ("10.0.0.0/8", "::/0"), ("0.0.0.0/1", "128.0.0.0/1")]
+)
+def test_trusting_everyone_is_logged_once(entries: tuple[str, ...], caplog: pytest.LogCaptureFixture) -> None:
+    realip.resolver._warned_trust.clear()
+    with caplog.at_level(logging.WARNING, logger="realip"):
+        Resolver(trusted_proxies=entries)
+        Resolver(trusted_proxies=entries)  # the same configuration again (Django's checks build it twice)
+    warnings = [record.getMessage() for record in caplog.records if record.name == "realip"]
+    assert len(warnings) == 1 and "any client that reaches the app directly can choose the address" in warnings[0]
+
+
+def test_narrow_trust_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="realip"):
+        Resolver(trusted_proxies=("10.0.0.0/8", "2001:db8::/32", "unix"))
+    assert not [record for record in caplog.records if record.name == "realip"]
 
 
 def test_default_trust_is_loopback_in_cidr_mode() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from realip import Resolver
 from realip._trust import compile_trust
 from realip._walk import PureTrust
-from tests.kernel.inputs import CONFIGS, ENTRIES, random_request, random_value
+from tests.kernel.inputs import CONFIGS, ENTRIES, on, random_request, random_value
 
 
 def load(path: str | None) -> ModuleType:
@@ -54,7 +54,7 @@ def finalizer_mid_call(trust: Any) -> int:
             gc.collect()
             _ClearOnCollect(values)
             gc.set_threshold(1)
-            answer = trust.walk(values[0], 20)
+            answer = trust.walk(values[0], 20, "10.0.0.9")
             gc.set_threshold(*threshold)
             failures += answer[1:3] != ("untrusted", "198.51.100.7")
     finally:
@@ -62,9 +62,12 @@ def finalizer_mid_call(trust: Any) -> int:
     return failures
 
 
-def compare(kernel: Any, pure: PureTrust, value: Any, budget: int) -> int:
+STARTS = ["10.0.0.9", None, "2001:db8:f::1"]
+
+
+def compare(kernel: Any, pure: PureTrust, value: Any, budget: int, start: str | None) -> int:
     """1 if the kernel and the pure twin disagree on this value (printed), else 0."""
-    found, expected = kernel.walk(value, budget), pure.walk(value, budget)
+    found, expected = kernel.walk(value, budget, start), pure.walk(value, budget, start)
     if found != expected:
         print(f"walk({value!r}, {budget}): kernel {found!r} != pure {expected!r}")
         return 1
@@ -85,10 +88,10 @@ def main(rounds: int, path: str | None) -> int:
         for _ in range(rounds):
             raw = bytes(rng.randrange(256) for _ in range(rng.randrange(80)))
             for value in (random_value(rng), raw):
-                failures += compare(kernel, pure, value, rng.randrange(0, 25))
+                failures += compare(kernel, pure, value, rng.randrange(0, 25), rng.choice(STARTS))
                 compared += 1
         resolver, reference = (Resolver(trusted_proxies=entries, max_hops=3) for _ in range(2))
-        resolver._trust, reference._trust = kernel, pure  # one Resolver on each implementation
+        on(resolver, kernel), on(reference, pure)  # one Resolver on each implementation
         for _ in range(rounds // 4):
             peer, headers = random_request(rng)
             failures += resolver.resolve(peer, headers) != reference.resolve(peer, headers)

@@ -45,6 +45,12 @@ def trusts(entries: tuple[str, ...]) -> tuple[Any, PureTrust]:
     return _kernel.Trust(*networks.ranges), PureTrust(networks)
 
 
+def on(resolver: Any, trust: Any) -> Any:
+    """``resolver``, made to walk with ``trust`` (a kernel Trust or a PureTrust) instead of its own."""
+    resolver._use(trust)
+    return resolver
+
+
 def random_value(rng: random.Random) -> Any:
     """A header value of random entries, as str, bytes, bytearray or memoryview, with stray commas and spaces."""
     entries = [rng.choice(ENTRIES) for _ in range(rng.randrange(9))]

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 import realip
 from realip import Resolver
-from tests.kernel.inputs import CONFIGS, ENTRIES, random_request, random_value, trusts
+from tests.kernel.driver import STARTS
+from tests.kernel.inputs import CONFIGS, ENTRIES, on, random_request, random_value, trusts
 
 REPO = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
@@ -51,6 +52,25 @@ def test_realip_pure_forces_the_python_twin() -> None:
     assert out.stdout.split() == ["python", "PureTrust"]
 
 
+def test_without_the_kernel_import_warns_once_and_walks_in_python() -> None:
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['realip._kernel'] = None  # as if the install could not compile it\n"
+        "warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    import realip\n"
+        "    from realip import Resolver\n"
+        "    answer = Resolver(trusted_proxies=['10.0.0.0/8']).resolve('10.0.0.1', {'X-Forwarded-For': '192.0.2.7'})\n"
+        "print(realip.IMPLEMENTATION, answer.client_ip, len(caught))\n"
+        "print(caught[0].category.__name__, caught[0].message)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "REALIP_PURE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60)
+    first, second = out.stdout.splitlines()
+    assert first == "python 192.0.2.7 1"
+    assert second.startswith("RuntimeWarning") and "REALIP_PURE=1" in second and "python3-dev" in second
+
+
 @pytest.mark.parametrize("entries", CONFIGS, ids=repr)
 def test_every_listed_entry_agrees(entries: tuple[str, ...]) -> None:
     kernel, pure = trusts(entries)
@@ -65,18 +85,23 @@ def test_seeded_values_agree(entries: tuple[str, ...]) -> None:
     rng = random.Random(repr(entries))
     ends = set()
     for _ in range(3000):
-        value, budget = random_value(rng), rng.randrange(0, 12)
-        found = kernel.walk(value, budget)
-        assert found == pure.walk(value, budget), (value, budget)
+        value, budget, start = random_value(rng), rng.randrange(0, 12), rng.choice(STARTS)
+        found = kernel.walk(value, budget, start)
+        assert found == pure.walk(value, budget, start), (value, budget, start)
         ends.add(found[1])
     assert ends == {"end", "untrusted", "invalid", "limit"} or entries in (("any",), ())  # every way out was taken
 
 
 @settings(max_examples=max(500, settings.default.max_examples))
-@given(st.one_of(st.binary(max_size=120), st.text(max_size=60)), st.integers(0, 30), st.sampled_from(CONFIGS))
-def test_any_bytes_or_text_agree(value: Any, budget: int, entries: tuple[str, ...]) -> None:
+@given(
+    st.one_of(st.binary(max_size=120), st.text(max_size=60)),
+    st.integers(0, 30),
+    st.sampled_from(CONFIGS),
+    st.sampled_from(STARTS),
+)
+def test_any_bytes_or_text_agree(value: Any, budget: int, entries: tuple[str, ...], start: str | None) -> None:
     kernel, pure = trusts(entries)
-    assert kernel.walk(value, budget) == pure.walk(value, budget)
+    assert kernel.walk(value, budget, start) == pure.walk(value, budget, start)
     assert kernel.entry(value) == pure.entry(value)
 
 
@@ -93,7 +118,7 @@ def test_ipv6_text_and_trust_agree(entries: list[str], config: tuple[str, ...]) 
     """RFC 5952 text, IPv4-mapped to IPv4, 128-bit trust tests: the kernel's IPv6 is the twin's."""
     kernel, pure = trusts(config)
     value = ", ".join(entries)
-    assert kernel.walk(value, 10) == pure.walk(value, 10)
+    assert kernel.walk(value, 10, "10.0.0.1") == pure.walk(value, 10, "10.0.0.1")
 
 
 @pytest.mark.parametrize("entries", CONFIGS[:3], ids=repr)
@@ -104,7 +129,7 @@ def test_whole_resolvers_agree_on_each_implementation(entries: tuple[str, ...]) 
     for max_hops, proto in ((1, None), (3, "x-forwarded-proto"), (20, "forwarded")):
         on_kernel = Resolver(trusted_proxies=entries, max_hops=max_hops, proto_header=proto)
         on_pure = Resolver(trusted_proxies=entries, max_hops=max_hops, proto_header=proto)
-        on_pure._trust = pure
+        on(on_pure, pure)
         assert type(on_kernel._trust) is type(kernel)
         for _ in range(1500):
             peer, headers = random_request(rng)
@@ -113,14 +138,26 @@ def test_whole_resolvers_agree_on_each_implementation(entries: tuple[str, ...]) 
 
 def test_walk_examines_at_most_the_budget_of_a_long_value() -> None:
     kernel, _ = trusts(CONFIGS[0])
-    assert kernel.walk(b"10.0.0.1, " * 200_000, 20) == (20, "limit", "10.0.0.1", None, ("10.0.0.1",) * 20)
-    assert kernel.walk("," * 1_000_000 + "10.0.0.1", 20) == (1, "end", "10.0.0.1", None, ("10.0.0.1",))
-    assert kernel.walk(", 198.51.100.7" + "," * 1_000_000, 0) == (0, "limit", None, None, ())
+    start = "10.0.0.9"
+    assert kernel.walk(b"10.0.0.1, " * 200_000, 20, start) == (
+        20,
+        "limit",
+        "10.0.0.1",
+        None,
+        ("10.0.0.9",) + ("10.0.0.1",) * 19,
+    )
+    assert kernel.walk("," * 1_000_000 + "10.0.0.1", 20, start) == (1, "end", "10.0.0.1", None, ("10.0.0.9",))
+    assert kernel.walk(", 198.51.100.7" + "," * 1_000_000, 0, start) == (0, "limit", None, None, ())
 
 
 @pytest.mark.parametrize(
     ("args", "error"),
-    [(("1.2.3.4", -1), ValueError), (("1.2.3.4", 1001), ValueError), ((7, 1), TypeError), (("1.2.3.4",), TypeError)],
+    [
+        (("1.2.3.4", -1, None), ValueError),
+        (("1.2.3.4", 1001, None), ValueError),
+        ((7, 1, None), TypeError),
+        (("1.2.3.4", 1), TypeError),
+    ],
 )
 def test_misuse_is_an_error_not_a_crash(args: tuple[Any, ...], error: type[Exception]) -> None:
     kernel, _ = trusts(CONFIGS[0])
