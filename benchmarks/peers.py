@@ -61,6 +61,20 @@ def _realip(scenario: Scenario, distinct: bool) -> Built:
     return Built(run, lambda r: (r.peer, r.headers), lambda x: resolve(*x).client_ip)
 
 
+def _realip_mapping(scenario: Scenario, distinct: bool) -> Built:
+    """The README's form: a peer string and a mapping whose keys are spelled as a framework's headers are."""
+    resolve = _resolver(scenario).resolve
+
+    def native(r: Request) -> tuple[str, dict[str, str]]:
+        return r.peer[0], {name.decode("latin-1").title(): value.decode("latin-1") for name, value in r.headers}
+
+    def run(batch: list[tuple[str, dict[str, str]]]) -> None:
+        for peer, headers in batch:
+            resolve(peer, headers)
+
+    return Built(run, native, lambda x: resolve(*x).client_ip)
+
+
 def _realip_asgi(scenario: Scenario, distinct: bool) -> Built:
     from realip.asgi import RealIPMiddleware
 
@@ -274,7 +288,13 @@ def _bare_wsgi(scenario: Scenario, distinct: bool) -> Built:
 _HOPS = "hop count (x_for / trusted_hops = the scenario's proxy entries); peer not checked"
 
 CONTENDERS: tuple[Contender, ...] = (
-    Contender("realip", "realip Resolver.resolve", "10.0.0.0/8, 100.64.0.0/10 (peer checked)", _realip),
+    Contender("realip", "realip resolve (ASGI form)", "10.0.0.0/8, 100.64.0.0/10 (peer checked)", _realip),
+    Contender(
+        "realip-map",
+        "realip resolve (mapping form)",
+        "as realip; a str peer and a dict with Title-Case keys",
+        _realip_mapping,
+    ),
     Contender("floor", "floor: split+parse+trust", "10.0.0.0/8, 100.64.0.0/10 (hand-written, IPv4 only)", _floor),
     Contender("floor-scan", "floor + header scan", "as floor, plus finding XFF in the raw ASGI headers", _floor_scan),
     Contender(

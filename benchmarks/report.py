@@ -17,7 +17,7 @@ from .instructions import InstructionRow
 from .peers import CONTENDERS
 from .resolution import MODES, Cell, Settings
 from .scenarios import SCENARIOS
-from .server import CONTROL, EXPECTED, ServerRow
+from .server import CONTROL, EXPECTED, SERVER_LABELS, SERVERS, ServerRow
 from .toa import ToaRow
 
 __all__ = ["LEVEL1", "LEVEL2", "Results", "Target", "markdown", "plot", "targets"]
@@ -25,6 +25,7 @@ __all__ = ["LEVEL1", "LEVEL2", "Results", "Target", "markdown", "plot", "targets
 #: Level 1 columns: resolution per call (middlewares without a resolver API are timed minus the bare app).
 LEVEL1 = (
     "realip",
+    "realip-map",
     "floor",
     "floor-scan",
     "uvicorn-trust",
@@ -166,62 +167,64 @@ def targets(results: Results) -> list[Target]:
     """The issue's targets, each with realip's figure, the reference figure, the ratio and whether it is met."""
     rows: list[Target] = []
     level1_peers = ("uvicorn", "hypercorn", "werkzeug", "python-ipware", "django-ipware")
+    for mine, form in (("realip", "ASGI form"), ("realip-map", "mapping form")):
+        for key in ("S2", "S3", "S4", "S5", "S6"):
+            rows.append(
+                _ratio_target(
+                    results,
+                    f"distinct clients, {form}: ≤ 1/3 of uvicorn's trust check",
+                    key,
+                    "distinct",
+                    mine,
+                    "uvicorn-trust",
+                    1 / 3,
+                    level1_peers,
+                )
+            )
     for key in ("S2", "S3", "S4", "S5", "S6"):
         rows.append(
             _ratio_target(
-                results, "distinct clients: ≤ 1/3 of uvicorn", key, "distinct", "realip", "uvicorn", 1 / 3, level1_peers
+                results, "mapping form within 1.5x of the ASGI form", key, "distinct", "realip-map", "realip", 1.5, ()
             )
         )
+        rows[-1] = replace(rows[-1], best_peer="")
     for key in ("S2", "S3", "S4", "S5", "S6"):
         rows.append(
             _ratio_target(
                 results, "warm client: ≤ uvicorn's cached time", key, "warm", "realip", "uvicorn", 1.0, level1_peers
             )
         )
-    for key in ("S2", "S3", "S4"):
-        rows.append(
-            _ratio_target(
-                results,
-                "ASGI middleware: ≤ 1/2 of uvicorn",
-                key,
-                "warm",
-                "realip-asgi",
-                "uvicorn",
-                0.5,
-                ("uvicorn", "hypercorn"),
-            )
-        )
-    for key in ("S2", "S3", "S4"):
-        rows.append(
-            _ratio_target(
-                results,
-                "WSGI middleware: ≤ 1/2 of werkzeug",
-                key,
-                "warm",
-                "realip-wsgi",
-                "werkzeug",
-                0.5,
-                ("werkzeug",),
-            )
-        )
+    for mode in ("distinct", "warm"):
+        for mine, theirs, peers in (
+            ("realip-asgi", "uvicorn", ("uvicorn", "hypercorn")),
+            ("realip-wsgi", "werkzeug", ("werkzeug",)),
+        ):
+            kind = "ASGI" if mine == "realip-asgi" else "WSGI"
+            for key in ("S2", "S3", "S4"):
+                rows.append(
+                    _ratio_target(
+                        results, f"{kind} middleware, {mode}: ≤ 1/2 of {theirs}", key, mode, mine, theirs, 0.5, peers
+                    )
+                )
     rows.append(
         _ratio_target(results, "S3 within 1.5x of the composite floor", "S3", "warm", "realip", "floor", 1.5, ())
     )
     rows[-1] = replace(rows[-1], best_peer="(the floor: peer + split + parse + trust, same run)")
     by_name = {row.config.name: row for row in results.servers}
-    for server, mine in (("uvicorn", "uvicorn-realip"), ("gunicorn", "gunicorn-realip")):
-        bare, me = by_name.get(f"{server}-bare"), by_name.get(mine)
+    for server in SERVERS:
+        bare, me = by_name.get(f"{server}-bare"), by_name.get(f"{server}-realip")
+        label = SERVER_LABELS[server]
         if bare is None or me is None or bare.stats is None or me.stats is None:
-            rows.append(Target("server: ≥ 98% of bare", server, "-", "-", None, "≥ 0.98", None))
+            rows.append(Target("server: ≥ 98% of bare (req/s)", label, "-", "-", None, "≥ 0.98", None))
             continue
         ratio = me.share.median if me.share is not None else me.stats.median / bare.stats.median
-        peers = [r for r in _competitors(results.servers, server, mine) if r.stats is not None]
-        best = max(peers, key=lambda r: r.stats.median if r.stats else 0.0, default=None)
+        rivals = [r for r in _competitors(results.servers, server, me.config.name) if r.stats is not None]
+        best = max(rivals, key=lambda r: r.stats.median if r.stats else 0.0, default=None)
         best_text = f"{best.config.middleware} {best.stats.median:.0f}/s" if best and best.stats else ""
         rows.append(
             Target(
-                "server: ≥ 98% of bare",
-                f"{server} S3",
+                "server: ≥ 98% of bare (req/s)",
+                f"{label} S3",
                 f"{me.stats.median:.0f}/s",
                 f"bare {bare.stats.median:.0f}/s",
                 ratio,
@@ -231,27 +234,36 @@ def targets(results: Results) -> list[Target]:
             )
         )
     counted = {row.config.name: row for row in results.instructions}
-    for server, mine in (("uvicorn", "uvicorn-realip"), ("gunicorn", "gunicorn-realip")):
-        bare_count, my_count = counted.get(f"{server}-bare"), counted.get(mine)
+    for server in SERVERS:
+        bare_count, my_count = counted.get(f"{server}-bare"), counted.get(f"{server}-realip")
+        control = counted.get(f"{server}-control")
+        label = SERVER_LABELS[server]
         if bare_count is None or my_count is None or bare_count.per_request is None or my_count.per_request is None:
-            rows.append(Target("server, counted: ≥ 98% of bare", server, "-", "-", None, "≥ 0.98", None))
+            rows.append(Target("server, counted: ≥ 98% of bare", label, "-", "-", None, "≥ 0.98", None))
             continue
         share = bare_count.per_request / my_count.per_request
-        peer_counts = [r for r in _competitors(results.instructions, server, mine) if r.per_request is not None]
+        peer_counts = [
+            r for r in _competitors(results.instructions, server, my_count.config.name) if r.per_request is not None
+        ]
         fewest = min(peer_counts, key=lambda r: r.per_request or 0.0, default=None)
+        notes = []
+        if fewest is not None and fewest.per_request:
+            notes.append(
+                f"{fewest.config.middleware} {fewest.per_request:,.0f} "
+                f"({bare_count.per_request / fewest.per_request:.1%} of bare)"
+            )
+        if control is not None and control.per_request:
+            notes.append(f"the do-nothing control: {bare_count.per_request / control.per_request:.1%} of bare")
         rows.append(
             Target(
                 "server, counted: ≥ 98% of bare",
-                f"{server} S3, instructions/request",
+                f"{label} S3, instructions/request",
                 f"{my_count.per_request:,.0f}",
                 f"bare {bare_count.per_request:,.0f}",
                 share,
                 "≥ 0.98",
                 share >= 0.98,
-                f"{fewest.config.middleware} {fewest.per_request:,.0f} "
-                f"({bare_count.per_request / fewest.per_request:.1%} of bare)"
-                if fewest is not None and fewest.per_request
-                else "",
+                "; ".join(notes),
             )
         )
     toa = {row.name: row for row in results.toa}
@@ -372,13 +384,14 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
         ]
         for row in results.servers:
             if row.stats is None:
-                out.append(f"| {row.config.server} | {row.config.middleware} | {row.note or '-'} | | |")
+                out.append(f"| {SERVER_LABELS[row.config.server]} | {row.config.middleware} | {row.note or '-'} | | |")
                 continue
             share = "(reference)" if row.config.middleware == "none" else "-"
             if row.share is not None:
                 share = f"{row.share.median:.1%} ±{row.share.iqr / 2:.1%}"
             out.append(
-                f"| {row.config.server} | {row.config.middleware} | {row.stats.median:.0f} ±{row.stats.iqr / 2:.0f} "
+                f"| {SERVER_LABELS[row.config.server]} | {row.config.middleware} | {row.stats.median:.0f} "
+                f"±{row.stats.iqr / 2:.0f} "
                 f"| {share} | {row.answer}{_server_mark(row.config.middleware, row.answer)} |"
             )
     out += ["", "## Level 3, counted: instructions per request inside the server (callgrind)", ""]
@@ -392,7 +405,8 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
         ]
         for counted in results.instructions:
             if counted.per_request is None:
-                out.append(f"| {counted.config.server} | {counted.config.middleware} | {counted.note or '-'} | | | |")
+                label = SERVER_LABELS[counted.config.server]
+                out.append(f"| {label} | {counted.config.middleware} | {counted.note or '-'} | | | |")
                 continue
             seeds = ", ".join(f"{value:,.0f}" for value in counted.by_seed)
             bare = bare_counts.get(counted.config.server)
@@ -401,7 +415,8 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
                 extra = f"{counted.per_request - bare:+,.0f}"
                 share = f"{bare / counted.per_request:.1%}"
             out.append(
-                f"| {counted.config.server} | {counted.config.middleware} | {counted.per_request:,.0f} ({seeds}) "
+                f"| {SERVER_LABELS[counted.config.server]} | {counted.config.middleware} | "
+                f"{counted.per_request:,.0f} ({seeds}) "
                 f"| {extra} | {share} | {counted.answer}{_server_mark(counted.config.middleware, counted.answer)} |"
             )
     out += ["", "## Level 4: TOA", "", results.toa_note, ""]
@@ -449,7 +464,7 @@ def plot(results: Results, path: Path) -> None:
     timed = [(r, r.stats) for r in results.servers if r.stats is not None]
     if timed:
         ax.barh(
-            [f"{r.config.server}: {r.config.middleware}" for r, _ in timed],
+            [f"{SERVER_LABELS[r.config.server]}: {r.config.middleware}" for r, _ in timed],
             [st.median for _, st in timed],
             xerr=[[st.median - st.q1 for _, st in timed], [st.q3 - st.median for _, st in timed]],
             color=[_colour(r.config.middleware) for r, _ in timed],

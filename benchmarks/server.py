@@ -90,31 +90,53 @@ class ServerConfig:
 #: The middleware name of the do-nothing control rows.
 CONTROL = "pass-through (control)"
 
+# uvicorn's two installs: the default (h11, asyncio) and uvicorn[standard] (httptools, uvloop), named explicitly so
+# the run does not depend on what happens to be installed.
+_H11 = [*_UVICORN, "--http", "h11", "--loop", "asyncio"]
+_STANDARD = [*_UVICORN, "--http", "httptools", "--loop", "uvloop"]
+
+
+def _uvicorn_configs(server: str, argv: list[str]) -> tuple[ServerConfig, ...]:
+    """Bare, the control, realip and uvicorn's own proxy headers, on one uvicorn install."""
+    return (
+        ServerConfig(f"{server}-bare", server, "none", (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_bare")),
+        ServerConfig(
+            f"{server}-control", server, CONTROL, (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_passthrough")
+        ),
+        ServerConfig(
+            f"{server}-realip", server, "realip.asgi", (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_realip")
+        ),
+        ServerConfig(
+            f"{server}-proxy-headers",
+            server,
+            "uvicorn --proxy-headers",
+            (*argv, "--proxy-headers", "--forwarded-allow-ips", ",".join(SERVER_TRUSTED), "benchmarks.apps:asgi_bare"),
+        ),
+    )
+
+
 CONFIGS: tuple[ServerConfig, ...] = (
-    ServerConfig("uvicorn-bare", "uvicorn", "none", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_bare")),
-    ServerConfig(
-        "uvicorn-control", "uvicorn", CONTROL, (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_passthrough")
-    ),
-    ServerConfig(
-        "uvicorn-realip", "uvicorn", "realip.asgi", (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_realip")
-    ),
-    ServerConfig(
-        "uvicorn-proxy-headers",
-        "uvicorn",
-        "uvicorn --proxy-headers",
-        (*_UVICORN, "--proxy-headers", "--forwarded-allow-ips", ",".join(SERVER_TRUSTED), "benchmarks.apps:asgi_bare"),
-    ),
+    *_uvicorn_configs("uvicorn", _H11),
     ServerConfig(
         "uvicorn-hypercorn",
         "uvicorn",
         "hypercorn ProxyFix",
-        (*_UVICORN, "--no-proxy-headers", "benchmarks.apps:asgi_hypercorn"),
+        (*_H11, "--no-proxy-headers", "benchmarks.apps:asgi_hypercorn"),
     ),
+    *_uvicorn_configs("uvicorn-std", _STANDARD),
     ServerConfig("gunicorn-bare", "gunicorn", "none", (*_GUNICORN, "benchmarks.apps:wsgi_bare")),
     ServerConfig("gunicorn-control", "gunicorn", CONTROL, (*_GUNICORN, "benchmarks.apps:wsgi_passthrough")),
     ServerConfig("gunicorn-realip", "gunicorn", "realip.wsgi", (*_GUNICORN, "benchmarks.apps:wsgi_realip")),
     ServerConfig("gunicorn-werkzeug", "gunicorn", "werkzeug ProxyFix", (*_GUNICORN, "benchmarks.apps:wsgi_werkzeug")),
 )
+#: The servers, each measured bare, with the control, with realip and with its best-known peer.
+SERVERS: tuple[str, ...] = ("uvicorn", "uvicorn-std", "gunicorn")
+#: How each server is named in the report.
+SERVER_LABELS = {
+    "uvicorn": "uvicorn (h11, asyncio)",
+    "uvicorn-std": "uvicorn[standard] (httptools, uvloop)",
+    "gunicorn": "gunicorn (sync)",
+}
 
 
 @dataclass
