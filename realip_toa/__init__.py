@@ -19,8 +19,6 @@ import warnings
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from realip.errors import ConfigError
-
 from . import _pure
 
 __all__ = [
@@ -67,8 +65,12 @@ parse_options = _backend.parse_options
 parse_packet = _backend.parse_packet
 
 
-class TOAConfigError(ConfigError):
-    """A TOA configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up."""
+class TOAConfigError(ValueError):
+    """A Layer-4 configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up.
+
+    realip_toa is the lower layer and imports nothing from ``realip``; realip's adapters turn this error into a
+    ``realip.ConfigError`` that names their own setting (``toa=``, ``REALIP_TOA``, ``REALIP["TOA"]``).
+    """
 
 
 class TOA(NamedTuple):
