@@ -20,10 +20,7 @@ LOW_LAYER = sorted(
 
 @pytest.mark.parametrize("module", ["realip_toa", *LOW_LAYER, "realip_toa.uvicorn_hooks", "realip_toa.gunicorn_hooks"])
 def test_importing_realip_toa_loads_no_realip_module(module: str) -> None:
-    code = (
-        f"import sys, {module}\n"
-        "print(sorted(m for m in sys.modules if m == 'realip' or m.startswith('realip.')))\n"
-    )
+    code = f"import sys, {module}\nprint(sorted(m for m in sys.modules if m == 'realip' or m.startswith('realip.')))\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REALIP_")}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
