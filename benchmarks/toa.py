@@ -96,7 +96,7 @@ def measure_toa(rounds: int, seconds: float, batch: int = 4096) -> tuple[list[To
     try:
         from realip_toa._table import ConnTable, conn_key
 
-        table = ConnTable()
+        table: ConnTable[realip_toa.TOA] = ConnTable()
         key = conn_key(peer, (_LOCAL, _LOCAL_PORT))
         assert key is not None
         found = realip_toa.to_toa(_toa.parse_options(options, kinds))

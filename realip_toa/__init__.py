@@ -61,7 +61,8 @@ else:
 
 #: ``parse_options(options, kinds) -> (kind, packed_ip, port) | None`` from the active implementation.
 parse_options = _backend.parse_options
-#: ``parse_packet(packet, kinds) -> (version, src, sport, dst, dport, flags, toa) | None`` from the active one.
+#: ``parse_packet(packet, kinds) -> (version, src, sport, dst, dport, flags, toa, seq, ack, checksum) | None`` from
+#: the active one.
 parse_packet = _backend.parse_packet
 
 
@@ -87,7 +88,8 @@ class TOA(NamedTuple):
 
 
 class Packet(NamedTuple):
-    """One parsed TCP segment: its connection (as the receiver sees it), TCP flags, and the TOA it carried."""
+    """One parsed TCP segment: its connection (as the receiver sees it), TCP flags, the TOA it carried, its sequence
+    and acknowledgment numbers, and its checksum verdict (1 right, 0 wrong, -1 cannot be checked)."""
 
     src: str
     sport: int
@@ -95,6 +97,9 @@ class Packet(NamedTuple):
     dport: int
     flags: int
     toa: TOA | None
+    seq: int = 0
+    ack: int = 0
+    checksum: int = -1
 
 
 def to_toa(raw: tuple[int, bytes, int] | None) -> TOA | None:
@@ -144,9 +149,10 @@ def parse(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet | None
     raw = parse_packet(packet, kinds)
     if raw is None:
         return None
-    version, src, sport, dst, dport, flags, toa = raw
+    version, src, sport, dst, dport, flags, toa, seq, ack, checksum = raw
     family = socket.AF_INET if version == 4 else socket.AF_INET6
-    return Packet(socket.inet_ntop(family, src), sport, socket.inet_ntop(family, dst), dport, flags, to_toa(toa))
+    src_text, dst_text = socket.inet_ntop(family, src), socket.inet_ntop(family, dst)
+    return Packet(src_text, sport, dst_text, dport, flags, to_toa(toa), seq, ack, checksum)
 
 
 from .source import TOASource  # noqa: E402  (needs the names above)

@@ -28,7 +28,7 @@ _ALIASES = {"savedsyn": "saved-syn", "saved_syn": "saved-syn", "syn": "saved-syn
 
 #: TOAs read from accepted sockets by server hooks (saved SYN, kernel NAT64), by 4-tuple: filled by the uvicorn
 #: protocol (``realip_toa.uvicorn_hooks``) at connection time and by WSGI lookups, read by ASGI lookups.
-REGISTRY = ConnTable(max_entries=65536, ttl=3600.0)
+REGISTRY: ConnTable[TOA] = ConnTable(max_entries=65536, ttl=3600.0)
 os.register_at_fork(after_in_child=REGISTRY.after_fork)
 
 _log = logging.getLogger("realip_toa")
