@@ -125,6 +125,6 @@ def _show(answer: object) -> str:
 
     if isinstance(answer, tuple) and len(answer) == 3 and isinstance(answer[1], bytes) and len(answer[1]) == 4:
         return f"{inet_ntop(AF_INET, answer[1])}:{answer[2]}"
-    if isinstance(answer, tuple) and len(answer) == 7:
+    if isinstance(answer, tuple) and len(answer) == 10:  # parse_packet: the TOA is its seventh field
         return _show(answer[6])
     return str(answer)

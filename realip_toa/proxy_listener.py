@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_MAX_HEADER",
     "DEFAULT_TIMEOUT",
     "HEADERS",
+    "STATE_KEY",
     "Pass",
     "ProxyProtocolPolicy",
     "ProxyProtocolSource",
@@ -59,6 +60,9 @@ DEFAULT_MAX_HEADER = 4096
 MAX_MIGRATE_SECONDS = 7 * 24 * 3600
 _V1, _V2 = b"PROXY ", b"\r\n\r\n\x00\r\nQUIT\n"
 
+#: The ASGI ``scope["state"]`` key under which the uvicorn hook hands each request its connection's header (uvicorn
+#: copies a connection's state into every request's scope, so the lookup costs a dict read, not an address parse).
+STATE_KEY = "realip_toa.proxy_header"
 #: Headers recorded by the server hooks, by the connection's 4-tuple; entries leave when the connection closes
 #: (never by age, so a long-lived connection keeps its client).
 HEADERS: ConnTable[ProxyHeader] = ConnTable(max_entries=1 << 18, ttl=math.inf)
@@ -159,6 +163,8 @@ class ProxyProtocolPolicy:
         self.untrusted = untrusted
         self._clock = clock
         self._lock = threading.Lock()
+        #: Trust per peer text, cached: the load balancers are few, and matching CIDRs costs microseconds.
+        self._verdicts: dict[str | None, bool] = {}
         #: Connections by outcome: ``header``, ``local``, ``untrusted`` (served plain), ``migrate_plain``, and the
         #: refusals ``refused_untrusted``, ``invalid``, ``missing``, ``timeout``, ``closed``, ``full``, ``error``.
         self.counts: dict[str, int] = {}
@@ -179,11 +185,16 @@ class ProxyProtocolPolicy:
 
     def reader(self, peer: str | None) -> HeaderReader:
         """The per-connection reader for a connection from ``peer`` (address text, ``None`` for UNIX)."""
-        try:
-            trusted = bool(self.is_trusted(peer))
-        except Exception:  # a caller's predicate failing is a refusal, never a crash or a belief
-            trusted = False
-        return HeaderReader(self, trusted, trusted and self.migrating)
+        trusted = self._verdicts.get(peer)
+        if trusted is None:
+            try:
+                trusted = bool(self.is_trusted(peer))
+            except Exception:  # a caller's predicate failing is a refusal, never a crash or a belief
+                return HeaderReader(self, False, False)
+            if len(self._verdicts) >= 4096:  # bounded: direct clients come from anywhere
+                self._verdicts.clear()
+            self._verdicts[peer] = trusted
+        return HeaderReader(self, trusted, trusted and self.migrate_until is not None and self.migrating)
 
     def status(self) -> str:
         """One line for start-up logs."""
@@ -414,7 +425,13 @@ class ProxyProtocolSource:
         return None if header is None else header.source
 
     def header_asgi(self, scope: Mapping[str, Any]) -> ProxyHeader | None:
-        """The header of an ASGI connection, by ``scope["client"]`` and ``scope["server"]``."""
+        """The header of an ASGI connection: from ``scope["state"]`` where the uvicorn hook put it, else by
+        ``scope["client"]`` and ``scope["server"]`` (as long as nothing rewrote them yet)."""
+        state = scope.get("state")
+        if isinstance(state, Mapping):
+            found = state.get(STATE_KEY)
+            if isinstance(found, ProxyHeader):
+                return found
         return self.header(scope.get("client"), scope.get("server"))
 
     def lookup_asgi(self, scope: Mapping[str, Any]) -> tuple[str, int] | None:

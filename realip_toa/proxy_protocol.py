@@ -265,31 +265,25 @@ def _unix_path(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
 
 
+_new_header = tuple.__new__  # building the named tuple from a tuple skips its keyword-handling __new__ (per connection)
+_inet_ntop, _AF_INET, _AF_INET6 = socket.inet_ntop, socket.AF_INET, socket.AF_INET6
+
+
+_Raw = tuple[int, int, int, int, int, int, bytes, int, bytes, int, tuple[tuple[int, bytes], ...], bool]
+
+
 def header_from_raw(raw: tuple[object, ...]) -> ProxyHeader:
     """A :class:`ProxyHeader` from the parser's complete answer ``(2, consumed, version, ...)``."""
-    version, command, family, transport = cast("tuple[int, int, int, int]", raw[2:6])
-    src, sport, dst, dport = cast("tuple[bytes, int, bytes, int]", raw[6:10])
-    tlvs = cast("tuple[tuple[int, bytes], ...]", raw[10])
-    source = destination = None
-    unix_source = unix_destination = None
-    if family in (1, 2) and command == 1:
-        af = socket.AF_INET if family == 1 else socket.AF_INET6
-        source = (socket.inet_ntop(af, src), sport)
-        destination = (socket.inet_ntop(af, dst), dport)
-    elif family == 3 and command == 1:
+    _status, _consumed, version, command, family, transport, src, sport, dst, dport, tlvs, crc = cast(_Raw, raw)
+    source = destination = unix_source = unix_destination = None
+    if command == 1 and (family == 1 or family == 2):
+        af = _AF_INET if family == 1 else _AF_INET6
+        source, destination = (_inet_ntop(af, src), sport), (_inet_ntop(af, dst), dport)
+    elif command == 1 and family == 3:
         unix_source, unix_destination = _unix_path(src), _unix_path(dst)
-    return ProxyHeader(
-        version,
-        COMMANDS[command],
-        FAMILIES[family],
-        TRANSPORTS[transport],
-        source,
-        destination,
-        tlvs,
-        bool(raw[11]),
-        unix_source,
-        unix_destination,
-    )
+    command_name, family_name, transport_name = COMMANDS[command], FAMILIES[family], TRANSPORTS[transport]
+    fields = (version, command_name, family_name, transport_name, source, destination, tlvs, bool(crc))
+    return _new_header(ProxyHeader, (*fields, unix_source, unix_destination))
 
 
 def parse(data: bytes | bytearray | memoryview, limit: int = V2_MAX) -> NeedMore | Invalid | Complete:
@@ -300,8 +294,8 @@ def parse(data: bytes | bytearray | memoryview, limit: int = V2_MAX) -> NeedMore
     """
     raw = raw_parse(data, limit)
     status = raw[0]
+    if status == 2:
+        return Complete(header_from_raw(raw), raw[1])  # type: ignore[arg-type]
     if status == 0:
-        return NeedMore(cast(int, raw[1]) or None)
-    if status == 1:
-        return Invalid(cast(str, raw[1]))
-    return Complete(header_from_raw(raw), cast(int, raw[1]))
+        return NeedMore(raw[1] or None)  # type: ignore[arg-type]
+    return Invalid(raw[1])  # type: ignore[arg-type]

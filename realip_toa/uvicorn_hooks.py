@@ -28,7 +28,7 @@ import logging
 from typing import Any
 
 from ._table import conn_key
-from .proxy_listener import Pass, ProxyProtocolSource, Refuse
+from .proxy_listener import STATE_KEY, Pass, ProxyProtocolSource, Refuse
 from .servers import forget_connection
 from .source import TOASource
 
@@ -131,6 +131,11 @@ def proxy_protocol(source: ProxyProtocolSource | None = None, base: type | str =
                 self._realip_refuse(Refuse("too many connections to record", "full"))
                 return
             policy.count(reader.served(verdict))
+            state = getattr(self, "app_state", None)
+            if verdict.header is not None and isinstance(state, dict):
+                # uvicorn copies the connection's app_state into each request's scope["state"]: the header reaches
+                # every request of the connection at no per-request cost.
+                self.app_state = {**state, STATE_KEY: verdict.header}
             rest = reader.buffer[verdict.consumed :]
             reader.buffer = b""
             if rest:

@@ -18,6 +18,7 @@ from realip_toa._table import ConnTable, conn_key
 from realip_toa._trust import Trust, TrustError, compile_trust
 from realip_toa.proxy_listener import (
     HEADERS,
+    STATE_KEY,
     Pass,
     ProxyProtocolPolicy,
     ProxyProtocolSource,
@@ -324,6 +325,9 @@ def test_source_lookups_by_connection() -> None:
     assert source.lookup_asgi({"client": None}) is None and source.lookup_asgi({"client": ("x", "y")}) is None
     source.forget(key)
     assert source.lookup_asgi(scope) is None
+    other = header()._replace(source=("192.0.2.99", 1))
+    assert source.lookup_asgi({**scope, "state": {STATE_KEY: other}}) == ("192.0.2.99", 1)  # the hook's hand-over
+    assert source.lookup_asgi({**scope, "state": {STATE_KEY: "forged"}}) is None  # only a ProxyHeader counts
 
 
 def test_a_full_table_refuses_rather_than_evicts() -> None:
@@ -351,6 +355,7 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     found = HEADERS.get(conn_key(scope["client"], scope["server"]) or (b"", 0, b"", 0))
+    assert scope["state"].get(STATE_KEY) is found  # the same header, handed over in the scope's state
     body = repr(found.source if found else None).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body})
