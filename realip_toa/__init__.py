@@ -9,6 +9,11 @@ the core believes it only when the peer (the load balancer) is a trusted proxy.
 
 The byte parser is a small C extension with a pure-Python twin giving the same answers; ``IMPLEMENTATION`` says which
 one is active (``"c"`` or ``"python"``); ``REALIP_TOA_PURE=1`` in the environment forces the pure one.
+
+The other Layer-4 carrier, the PROXY protocol header, lives in :mod:`realip_toa.proxy_protocol` (the parser) and
+:mod:`realip_toa.proxy_listener` (the per-listener policy and ``ProxyProtocolSource``), with server hooks in
+:mod:`realip_toa.uvicorn_hooks` and :mod:`realip_toa.gunicorn_workers`. This package is the lower layer: it imports
+nothing from ``realip``.
 """
 
 from __future__ import annotations
