@@ -1,5 +1,5 @@
 """Build the optional C extensions (all metadata lives in pyproject.toml): ``realip._kernel``, the inner loop of
-the walk, and ``realip_toa._toa``, the TOA parser.
+the walk, ``realip_toa._toa``, the TOA parser, and ``realip_toa._proxy``, the PROXY protocol parser.
 
 Each extension is optional: if it cannot be compiled (no compiler, no Python headers, not Linux), the install
 still succeeds with a warning and the package uses its pure-Python twin (same answers, slower).
@@ -50,6 +50,12 @@ setup(
         Extension(
             "realip_toa._toa",
             sources=["realip_toa/_toa.c"],
+            optional=True,
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+        ),
+        Extension(
+            "realip_toa._proxy",
+            sources=["realip_toa/_proxy.c"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
         ),

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .instructions import INSTRUCTION_CONFIGS, QUICK_INSTRUCTION_CONFIGS, measure_instructions
+from .proxy import measure_proxy
 from .report import Results, markdown, plot, targets, targets_table
 from .resolution import Settings, measure
 from .server import measure_servers
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> Results:
         results.instructions, results.instructions_note = counted, counted_note
     results.toa, results.toa_note = measure_toa(settings.rounds, settings.batch_seconds)
     progress("TOA done")
+    results.proxy, results.proxy_note = measure_proxy(settings.rounds, settings.batch_seconds)
+    progress("PROXY protocol done")
     results.seconds = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.md").write_text(markdown(results, _versions()), encoding="utf-8")

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from .instructions import InstructionRow
 from .peers import CONTENDERS
+from .proxy import ProxyRow
 from .resolution import MODES, Cell, Settings
 from .scenarios import SCENARIOS
 from .server import CONTROL, EXPECTED, SERVER_LABELS, SERVERS, ServerRow
@@ -55,6 +56,8 @@ class Results:
     instructions_note: str = "not run"
     toa: list[ToaRow] = field(default_factory=list)
     toa_note: str = "not run"
+    proxy: list[ProxyRow] = field(default_factory=list)
+    proxy_note: str = "not run"
     noisy: bool = False
     seconds: float = 0.0
 
@@ -284,6 +287,31 @@ def targets(results: Results) -> list[Target]:
                 speedup >= 10,
             )
         )
+    rows += proxy_targets(results.proxy)
+    return rows
+
+
+def proxy_targets(measured: list[ProxyRow]) -> list[Target]:
+    """The "PROXY parse: C ≥ 10x pure" rows, one per header measured (v1, v2 with TLVs)."""
+    rows = []
+    by_name = {row.name: row for row in measured}
+    for what in ("v1 TCP4", "v2 TCP4 + AWS TLV + CRC32c"):
+        c, pure = by_name.get(f"parse {what} C"), by_name.get(f"parse {what} pure")
+        if c is None or pure is None:
+            rows.append(Target("PROXY parse: C ≥ 10x pure", what, "-", "-", None, "≥ 10", None))
+            continue
+        speedup = pure.stats.median / c.stats.median
+        rows.append(
+            Target(
+                "PROXY parse: C ≥ 10x pure",
+                what,
+                _us(c.stats.median),
+                f"pure {_us(pure.stats.median)}",
+                speedup,
+                "≥ 10",
+                speedup >= 10,
+            )
+        )
     return rows
 
 
@@ -425,6 +453,13 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
         out += [
             f"| {row.name} | {_us(row.stats.median)} ±{row.stats.iqr / 2000:.2f} | {row.answer} |"
             for row in results.toa
+        ]
+    out += ["", "## Level 4: PROXY protocol", "", results.proxy_note, ""]
+    if results.proxy:
+        out += ["| measured | time per call | answer |", "|---|---|---|"]
+        out += [
+            f"| {row.name} | {_us(row.stats.median)} ±{row.stats.iqr / 2000:.2f} | {row.answer} |"
+            for row in results.proxy
         ]
     out += ["", "## Targets (issue 6)", ""]
     out += targets_table(targets(results))

@@ -96,7 +96,7 @@ def measure_toa(rounds: int, seconds: float, batch: int = 4096) -> tuple[list[To
     try:
         from realip_toa._table import ConnTable, conn_key
 
-        table = ConnTable()
+        table: ConnTable[realip_toa.TOA] = ConnTable()
         key = conn_key(peer, (_LOCAL, _LOCAL_PORT))
         assert key is not None
         found = realip_toa.to_toa(_toa.parse_options(options, kinds))
@@ -125,6 +125,6 @@ def _show(answer: object) -> str:
 
     if isinstance(answer, tuple) and len(answer) == 3 and isinstance(answer[1], bytes) and len(answer[1]) == 4:
         return f"{inet_ntop(AF_INET, answer[1])}:{answer[2]}"
-    if isinstance(answer, tuple) and len(answer) == 7:
+    if isinstance(answer, tuple) and len(answer) == 10:  # parse_packet: the TOA is its seventh field
         return _show(answer[6])
     return str(answer)

@@ -160,11 +160,8 @@ class RealIP:
             raise RuntimeError(f"realip: RealIP is already initialised on the app {app.name!r}")
         options = {key: value for key, value in self.options.items() if key != "toa"}
         toa = self.options.get("toa", app.config.get(TOA_CONFIG_KEY) or None)
-        try:
-            source = toa_source(toa, from_env=True)
-        except ConfigError as error:
-            where = "toa=" if "toa" in self.options else f"{TOA_CONFIG_KEY} (Flask config or environment)"
-            raise ConfigError(f"{where}: {error}") from None
+        where = "toa=" if "toa" in self.options else f"{TOA_CONFIG_KEY} (Flask config or environment)"
+        source = toa_source(toa, from_env=True, setting=where)
         middleware = RealIPMiddleware(app.wsgi_app, resolver=resolver_for_app(app.config, options), toa=source)
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware

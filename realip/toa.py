@@ -13,23 +13,32 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     from realip_toa import TOASource
 
 __all__ = ["toa_source"]
 
 
-def toa_source(value: Any, *, from_env: bool, environ: Mapping[str, str] | None = None) -> TOASource | None:
+def toa_source(
+    value: Any, *, from_env: bool, environ: Mapping[str, str] | None = None, setting: str | None = None
+) -> TOASource | None:
     """The started TOA source for an adapter: ``value`` if given, else ``REALIP_TOA`` when ``from_env``.
 
-    Raises :class:`realip.ConfigError` (at start-up) for a bad mode or a capture without ``CAP_NET_RAW``.
+    Raises :class:`realip.ConfigError` (at start-up) for a bad mode or a capture without ``CAP_NET_RAW``, its message
+    starting with ``setting`` (default: ``toa=`` for a given value, else ``REALIP_TOA (environment)``).
     """
     env = os.environ if environ is None else environ
     if value is None and not (from_env and env.get("REALIP_TOA", "").strip()):
         return None
-    from realip_toa import TOASource
+    from realip_toa import TOAConfigError, TOASource
 
-    source = TOASource.coerce(value) if value is not None else TOASource.from_env(env)
-    if source is not None:
-        source.start()
+    try:
+        source = TOASource.coerce(value) if value is not None else TOASource.from_env(env)
+        if source is not None:
+            source.start()
+    except TOAConfigError as error:  # realip_toa is the lower layer: its error is not a realip.ConfigError
+        where = setting or ("toa=" if value is not None else "REALIP_TOA (environment)")
+        raise ConfigError(f"{where}: {error}") from None
     return source

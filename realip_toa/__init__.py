@@ -9,6 +9,11 @@ the core believes it only when the peer (the load balancer) is a trusted proxy.
 
 The byte parser is a small C extension with a pure-Python twin giving the same answers; ``IMPLEMENTATION`` says which
 one is active (``"c"`` or ``"python"``); ``REALIP_TOA_PURE=1`` in the environment forces the pure one.
+
+The other Layer-4 carrier, the PROXY protocol header, lives in :mod:`realip_toa.proxy_protocol` (the parser) and
+:mod:`realip_toa.proxy_listener` (the per-listener policy and ``ProxyProtocolSource``), with server hooks in
+:mod:`realip_toa.uvicorn_hooks` and :mod:`realip_toa.gunicorn_workers`. This package is the lower layer: it imports
+nothing from ``realip``.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ import socket
 import warnings
 from collections.abc import Iterable
 from typing import NamedTuple
-
-from realip.errors import ConfigError
 
 from . import _pure
 
@@ -63,12 +66,17 @@ else:
 
 #: ``parse_options(options, kinds) -> (kind, packed_ip, port) | None`` from the active implementation.
 parse_options = _backend.parse_options
-#: ``parse_packet(packet, kinds) -> (version, src, sport, dst, dport, flags, toa) | None`` from the active one.
+#: ``parse_packet(packet, kinds) -> (version, src, sport, dst, dport, flags, toa, seq, ack, checksum) | None`` from
+#: the active one.
 parse_packet = _backend.parse_packet
 
 
-class TOAConfigError(ConfigError):
-    """A TOA configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up."""
+class TOAConfigError(ValueError):
+    """A Layer-4 configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up.
+
+    realip_toa is the lower layer and imports nothing from ``realip``; realip's adapters turn this error into a
+    ``realip.ConfigError`` that names their own setting (``toa=``, ``REALIP_TOA``, ``REALIP["TOA"]``).
+    """
 
 
 class TOA(NamedTuple):
@@ -85,7 +93,8 @@ class TOA(NamedTuple):
 
 
 class Packet(NamedTuple):
-    """One parsed TCP segment: its connection (as the receiver sees it), TCP flags, and the TOA it carried."""
+    """One parsed TCP segment: its connection (as the receiver sees it), TCP flags, the TOA it carried, its sequence
+    and acknowledgment numbers, and its checksum verdict (1 right, 0 wrong, -1 cannot be checked)."""
 
     src: str
     sport: int
@@ -93,6 +102,9 @@ class Packet(NamedTuple):
     dport: int
     flags: int
     toa: TOA | None
+    seq: int = 0
+    ack: int = 0
+    checksum: int = -1
 
 
 def to_toa(raw: tuple[int, bytes, int] | None) -> TOA | None:
@@ -142,9 +154,10 @@ def parse(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet | None
     raw = parse_packet(packet, kinds)
     if raw is None:
         return None
-    version, src, sport, dst, dport, flags, toa = raw
+    version, src, sport, dst, dport, flags, toa, seq, ack, checksum = raw
     family = socket.AF_INET if version == 4 else socket.AF_INET6
-    return Packet(socket.inet_ntop(family, src), sport, socket.inet_ntop(family, dst), dport, flags, to_toa(toa))
+    src_text, dst_text = socket.inet_ntop(family, src), socket.inet_ntop(family, dst)
+    return Packet(src_text, sport, dst_text, dport, flags, to_toa(toa), seq, ack, checksum)
 
 
 from .source import TOASource  # noqa: E402  (needs the names above)

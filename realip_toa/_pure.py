@@ -24,7 +24,7 @@ _V6_FRAGMENT, _V6_AH = 44, 51
 _BAD_KINDS = "kinds must be (kind, length) byte pairs, at most 256, each length 8 (IPv4) or 20 (IPv6)"
 
 Toa = tuple[int, bytes, int]
-Packet = tuple[int, bytes, int, bytes, int, int, Toa | None]
+Packet = tuple[int, bytes, int, bytes, int, int, Toa | None, int, int, int]
 
 
 @functools.lru_cache(maxsize=64)
@@ -65,12 +65,33 @@ def parse_options(options: bytes | bytearray | memoryview, kinds: bytes) -> Toa 
     return _scan(data, 0, len(data), table)
 
 
+def _checksum(data: memoryview, version: int, tcp: int, end: int, routed: bool) -> int:
+    """The TCP checksum verdict of ``data[tcp:end]`` (``end``: the length the IP header declares): 1 right, 0 wrong,
+    -1 when it cannot be checked (the buffer holds less than the declared segment, a jumbogram, a routing header)."""
+    n = len(data)
+    if end == 0 or end > n or routed or end < tcp:
+        return -1
+    length = end - tcp
+    if version == 4:
+        pseudo = bytes(data[12:20]) + bytes((0, 6)) + length.to_bytes(2, "big")
+    else:
+        pseudo = bytes(data[8:40]) + length.to_bytes(4, "big") + bytes((0, 0, 0, 6))
+    blob = pseudo + bytes(data[tcp:end])
+    if len(blob) % 2:
+        blob += b"\0"
+    total = sum(int.from_bytes(blob[i : i + 2], "big") for i in range(0, len(blob), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return 1 if total == 0xFFFF else 0
+
+
 def parse_packet(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet | None:
     """Parse an IPv4/IPv6 packet (IP header first) carrying TCP.
 
-    Returns ``(ip_version, src, sport, dst, dport, tcp_flags, toa)`` with packed addresses and ``toa`` as from
-    :func:`parse_options` (or ``None``), or ``None`` when the bytes are not a complete enough first-fragment TCP
-    segment to name its connection.
+    Returns ``(ip_version, src, sport, dst, dport, tcp_flags, toa, seq, ack, checksum)`` with packed addresses,
+    ``toa`` as from :func:`parse_options` (or ``None``), the sequence and acknowledgment numbers, and the checksum
+    verdict (1 right, 0 wrong, -1 cannot be checked); or ``None`` when the bytes are not a complete enough
+    first-fragment TCP segment to name its connection.
     """
     table = _table(bytes(kinds))
     data = memoryview(packet).cast("B")
@@ -88,6 +109,8 @@ def parse_packet(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet
         if data[9] != _TCP or ((data[6] & 0x1F) << 8 | data[7]) != 0:
             return None  # not TCP, or not the first fragment
         end = min(n, total)
+        declared = total
+        routed = False
         src, dst = bytes(data[12:16]), bytes(data[16:20])
         tcp = ihl
     elif version == 6:
@@ -95,6 +118,8 @@ def parse_packet(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet
             return None
         payload = (data[4] << 8) | data[5]
         end = min(n, 40 + payload) if payload else n
+        declared = 40 + payload if payload else 0
+        routed = False
         src, dst = bytes(data[8:24]), bytes(data[24:40])
         nxt = data[6]
         tcp = 40
@@ -104,6 +129,7 @@ def parse_packet(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet
             if nxt in _V6_SKIPPABLE:
                 if tcp + 2 > end:
                     return None
+                routed = routed or nxt == 43
                 nxt, tcp = data[tcp], tcp + (data[tcp + 1] + 1) * 8
             elif nxt == _V6_FRAGMENT:
                 if tcp + 8 > end:
@@ -126,8 +152,10 @@ def parse_packet(packet: bytes | bytearray | memoryview, kinds: bytes) -> Packet
     sport = (data[tcp] << 8) | data[tcp + 1]
     dport = (data[tcp + 2] << 8) | data[tcp + 3]
     flags = data[tcp + 13]
+    seq = int.from_bytes(data[tcp + 4 : tcp + 8], "big")
+    ack = int.from_bytes(data[tcp + 8 : tcp + 12], "big")
     doff = (data[tcp + 12] >> 4) * 4
     if doff < 20:
         return None
     toa = _scan(data, tcp + 20, min(end, tcp + doff), table)
-    return version, src, sport, dst, dport, flags, toa
+    return version, src, sport, dst, dport, flags, toa, seq, ack, _checksum(data, version, tcp, declared, routed)

@@ -1,4 +1,5 @@
-"""A bounded, expiring table from a connection's 4-tuple to the TOA seen for it (thread-safe)."""
+"""A bounded, expiring table from a connection's 4-tuple to what Layer 4 said about it (thread-safe): the TOA seen
+for it, or the PROXY protocol header it began with."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-
-from . import TOA
+from typing import Generic, TypeVar
 
 __all__ = ["ConnKey", "ConnTable", "conn_key"]
 
 #: ``(peer packed ip, peer port, local packed ip, local port)``, IPv4-mapped IPv6 folded to IPv4.
 ConnKey = tuple[bytes, int, bytes, int]
+V = TypeVar("V")
 
 
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
@@ -48,7 +49,7 @@ def conn_key(peer: Sequence[object] | None, local: Sequence[object] | None) -> C
         return None
 
 
-class ConnTable:
+class ConnTable(Generic[V]):
     """At most ``max_entries`` connections, each kept ``ttl`` seconds after it was last stored or read."""
 
     def __init__(self, max_entries: int = 65536, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic):
@@ -57,7 +58,7 @@ class ConnTable:
         self.max_entries = max_entries
         self.ttl = ttl
         self._clock = clock
-        self._entries: OrderedDict[ConnKey, tuple[TOA, float]] = OrderedDict()
+        self._entries: OrderedDict[ConnKey, tuple[V, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def after_fork(self) -> None:
@@ -67,11 +68,11 @@ class ConnTable:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, key: ConnKey, toa: TOA) -> None:
-        """Remember ``toa`` for ``key`` (the newest entry); the oldest entries go when the table is full."""
+    def put(self, key: ConnKey, value: V) -> None:
+        """Remember ``value`` for ``key`` (the newest entry); the oldest entries go when the table is full."""
         with self._lock:
             entries = self._entries
-            entries[key] = (toa, self._clock())
+            entries[key] = (value, self._clock())
             entries.move_to_end(key)
             while len(entries) > self.max_entries:
                 entries.popitem(last=False)
@@ -81,8 +82,18 @@ class ConnTable:
         with self._lock:
             self._entries.pop(key, None)
 
-    def get(self, key: ConnKey) -> TOA | None:
-        """The TOA for ``key`` if present and fresh (reading it keeps it fresh), else ``None``."""
+    def put_if_room(self, key: ConnKey, value: V) -> bool:
+        """Remember ``value`` for ``key`` unless the table is full of other connections (then ``False``): for
+        entries that must not be evicted while their connection lives."""
+        with self._lock:
+            entries = self._entries
+            if key not in entries and len(entries) >= self.max_entries:
+                return False
+            entries[key] = (value, self._clock())
+            return True
+
+    def get(self, key: ConnKey) -> V | None:
+        """The value for ``key`` if present and fresh (reading it keeps it fresh), else ``None``."""
         entry = self._entries.get(key)  # unlocked fast miss: a dict read is atomic
         if entry is None:
             return None

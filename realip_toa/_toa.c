@@ -33,6 +33,9 @@ typedef struct {
     unsigned int dport;
     unsigned int flags;
     toa_option toa;
+    uint32_t seq;
+    uint32_t ack;
+    int checksum;           /* 1: the TCP checksum is right; 0: wrong; -1: cannot be checked (see toa_checksum) */
 } toa_packet;
 
 /* 0 if the packed (kind, length) table is well formed, -1 if not. */
@@ -90,13 +93,41 @@ static void toa_scan(const unsigned char *data, size_t start, size_t end,
     }
 }
 
+/* The TCP checksum verdict of the segment d[tcp, end) (end: the length the IP header declares): 1 right, 0 wrong,
+ * -1 when it cannot be checked here: the buffer holds less than the declared segment (a capture cut it), an IPv6
+ * jumbogram, or a routing header (the pseudo-header's destination would be the final hop's). */
+static int toa_checksum(const unsigned char *d, size_t n, int version, size_t tcp, size_t end, int routed)
+{
+    uint64_t sum = 0;
+    size_t i, len;
+    if (end == 0 || end > n || routed || end < tcp)
+        return -1;
+    len = end - tcp;
+    if (version == 4) {
+        for (i = 12; i < 20; i += 2)
+            sum += ((uint32_t)d[i] << 8) | d[i + 1];
+    } else {
+        for (i = 8; i < 40; i += 2)
+            sum += ((uint32_t)d[i] << 8) | d[i + 1];
+        sum += (uint64_t)(len >> 16);
+    }
+    sum += 6 + (uint64_t)(len & 0xFFFF);
+    for (i = tcp; i + 1 < end; i += 2)
+        sum += ((uint32_t)d[i] << 8) | d[i + 1];
+    if (len & 1)
+        sum += (uint32_t)d[end - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    return sum == 0xFFFF ? 1 : 0;
+}
+
 /* 1 if a TCP segment was parsed into *out, 0 if not. */
 static int toa_parse_packet(const unsigned char *data, size_t n,
                             const unsigned char *kinds, size_t nkinds, toa_packet *out)
 {
-    size_t end, tcp, doff, opt_end;
+    size_t end, tcp, doff, opt_end, declared;
     unsigned int nxt;
-    int i;
+    int i, routed = 0;
 
     if (n < 1)
         return 0;
@@ -112,6 +143,7 @@ static int toa_parse_packet(const unsigned char *data, size_t n,
         if (data[9] != 6 || ((((unsigned int)data[6] & 0x1F) << 8) | data[7]) != 0)
             return 0;
         end = n < total ? n : total;
+        declared = total;
         memcpy(out->src, data + 12, 4);
         memcpy(out->dst, data + 16, 4);
         out->addr_len = 4;
@@ -122,6 +154,7 @@ static int toa_parse_packet(const unsigned char *data, size_t n,
             return 0;
         payload = ((size_t)data[4] << 8) | data[5];
         end = payload ? (n < 40 + payload ? n : 40 + payload) : n;
+        declared = payload ? 40 + payload : 0;
         memcpy(out->src, data + 8, 16);
         memcpy(out->dst, data + 24, 16);
         out->addr_len = 16;
@@ -135,6 +168,7 @@ static int toa_parse_packet(const unsigned char *data, size_t n,
             if (nxt == 0 || nxt == 43 || nxt == 60) {
                 if (tcp > end || end - tcp < 2)
                     return 0;
+                routed |= nxt == 43;
                 nxt = data[tcp];
                 tcp += ((size_t)data[tcp + 1] + 1) * 8;
             } else if (nxt == 44) {
@@ -161,9 +195,14 @@ static int toa_parse_packet(const unsigned char *data, size_t n,
     out->sport = ((unsigned int)data[tcp] << 8) | data[tcp + 1];
     out->dport = ((unsigned int)data[tcp + 2] << 8) | data[tcp + 3];
     out->flags = data[tcp + 13];
+    out->seq = ((uint32_t)data[tcp + 4] << 24) | ((uint32_t)data[tcp + 5] << 16) |
+               ((uint32_t)data[tcp + 6] << 8) | data[tcp + 7];
+    out->ack = ((uint32_t)data[tcp + 8] << 24) | ((uint32_t)data[tcp + 9] << 16) |
+               ((uint32_t)data[tcp + 10] << 8) | data[tcp + 11];
     doff = (size_t)(data[tcp + 12] >> 4) * 4;
     if (doff < 20)
         return 0;
+    out->checksum = toa_checksum(data, n, out->version, tcp, declared, routed);
     opt_end = (end - tcp < doff) ? end : tcp + doff;
     toa_scan(data, tcp + 20, opt_end, kinds, nkinds, &out->toa);
     return 1;
@@ -243,10 +282,11 @@ static int toa_args(PyObject *const *args, Py_ssize_t nargs, const char *name, c
     return 0;
 }
 
-/* (ip_version, src, sport, dst, dport, tcp_flags, toa), built directly: this runs once per captured packet. */
+/* (ip_version, src, sport, dst, dport, tcp_flags, toa, seq, ack, checksum), built directly: this runs once per
+ * captured packet. */
 static PyObject *toa_packet_object(const toa_packet *pkt)
 {
-    PyObject *items[7];
+    PyObject *items[10];
     PyObject *result;
     int i;
     items[0] = PyLong_FromLong((long)pkt->version);
@@ -256,16 +296,19 @@ static PyObject *toa_packet_object(const toa_packet *pkt)
     items[4] = PyLong_FromUnsignedLong((unsigned long)pkt->dport);
     items[5] = PyLong_FromUnsignedLong((unsigned long)pkt->flags);
     items[6] = toa_option_object(&pkt->toa);
-    result = PyTuple_New(7);
-    for (i = 0; i < 7; i++) {
+    items[7] = PyLong_FromUnsignedLong((unsigned long)pkt->seq);
+    items[8] = PyLong_FromUnsignedLong((unsigned long)pkt->ack);
+    items[9] = PyLong_FromLong((long)pkt->checksum);
+    result = PyTuple_New(10);
+    for (i = 0; i < 10; i++) {
         if (items[i] == NULL || result == NULL) {
-            for (i = 0; i < 7; i++)
+            for (i = 0; i < 10; i++)
                 Py_XDECREF(items[i]);
             Py_XDECREF(result);
             return NULL;
         }
     }
-    for (i = 0; i < 7; i++)
+    for (i = 0; i < 10; i++)
         PyTuple_SET_ITEM(result, i, items[i]);  /* steals the references */
     return result;
 }
@@ -289,7 +332,8 @@ static PyObject *py_parse_options(PyObject *module, PyObject *const *args, Py_ss
 
 PyDoc_STRVAR(parse_packet_doc,
 "parse_packet(packet, kinds, /)\n--\n\n"
-"Parse an IPv4/IPv6 TCP packet: (ip_version, src, sport, dst, dport, tcp_flags, toa), else None.");
+"Parse an IPv4/IPv6 TCP packet: (ip_version, src, sport, dst, dport, tcp_flags, toa, seq, ack, checksum), else\n"
+"None. checksum is 1 (right), 0 (wrong) or -1 (cannot be checked: cut by the capture, jumbogram, routing header).");
 
 static PyObject *py_parse_packet(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {

@@ -15,7 +15,7 @@ import os
 import socket
 import weakref
 from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from . import DEFAULT_KINDS, TOA, TOAConfigError, kernel, pack_kinds, parse_kinds, parse_packet, savedsyn, to_toa
 from ._table import ConnKey, ConnTable, conn_key
@@ -28,7 +28,7 @@ _ALIASES = {"savedsyn": "saved-syn", "saved_syn": "saved-syn", "syn": "saved-syn
 
 #: TOAs read from accepted sockets by server hooks (saved SYN, kernel NAT64), by 4-tuple: filled by the uvicorn
 #: protocol (``realip_toa.uvicorn_hooks``) at connection time and by WSGI lookups, read by ASGI lookups.
-REGISTRY = ConnTable(max_entries=65536, ttl=3600.0)
+REGISTRY: ConnTable[TOA] = ConnTable(max_entries=65536, ttl=3600.0)
 os.register_at_fork(after_in_child=REGISTRY.after_fork)
 
 _log = logging.getLogger("realip_toa")
@@ -99,12 +99,20 @@ class TOASource:
 
     @classmethod
     def coerce(cls, value: TOASource | str | None) -> TOASource | None:
-        """The adapters' ``toa=`` option: a TOASource, a mode string (``"capture"``), or ``None`` (off)."""
+        """The adapters' ``toa=`` option: a TOASource, a mode string (``"capture"``), ``None`` (off), or another
+        Layer-4 source with the same three methods the adapters call (``start``, ``lookup_asgi``, ``lookup_wsgi``),
+        such as :class:`realip_toa.proxy_listener.ProxyProtocolSource`."""
         if value is None or isinstance(value, TOASource):
             return value
         if isinstance(value, str):
             return cls(value)
-        raise TOAConfigError(f"toa={value!r}: expected a realip_toa.TOASource, a mode string, or None")
+        if all(callable(getattr(value, name, None)) for name in ("start", "lookup_asgi", "lookup_wsgi")):
+            # Typed as TOASource for the adapters, which use only those three methods (the layer4= interface the
+            # core will name: see the README's Layer-4 section).
+            return cast(TOASource, value)
+        raise TOAConfigError(
+            f"toa={value!r}: expected a realip_toa.TOASource, a mode string, a ProxyProtocolSource, or None"
+        )
 
     def start(self) -> None:
         """Prepare for lookups in this process: start the capture (idempotent; again after a fork), and log what

@@ -1,7 +1,19 @@
-"""Uvicorn integration: a protocol class that reads each connection's TOA from its socket when it is accepted.
+"""Uvicorn integration: HTTP protocol classes (h11 or httptools) that read Layer-4 data as connections arrive.
 
-Needed for modes that read the accepted socket (``"saved-syn"``, ``"kernel"`` NAT64), because an ASGI app never sees
-the socket; capture mode needs no hook beyond ``source.start()``. Imports uvicorn: use it only with uvicorn.
+``toa_protocol(source)`` reads each connection's TOA from its socket when it is accepted; needed for the modes that
+read the accepted socket (``"saved-syn"``, ``"kernel"`` NAT64), because an ASGI app never sees the socket; capture
+mode needs no hook beyond ``source.start()``.
+
+``proxy_protocol(source)`` reads the PROXY protocol header before uvicorn sees a byte, under the listener policy of
+``source`` (see :mod:`realip_toa.proxy_listener`): required from trusted peers, refused from others, bounded by a
+timeout; the header is recorded for ``source.lookup_asgi(scope)`` and the bytes after it go to uvicorn. uvicorn
+takes an import string for ``--http``, so ready-made classes configured from the ``REALIP_PROXY_PROTOCOL_*``
+variables are importable too::
+
+    REALIP_TRUSTED_PROXIES=100.64.0.0/10 uvicorn app:app --http realip_toa.uvicorn_hooks:ProxyProtocolHttpTools
+    # or realip_toa.uvicorn_hooks:ProxyProtocolH11
+
+Imports uvicorn (and httptools for that base): use it only with uvicorn.
 
     source = TOASource("saved-syn")
     sock = realip_toa.servers.listen("0.0.0.0", 8000, save_syn=True)
@@ -11,27 +23,39 @@ the socket; capture mode needs no hook beyond ``source.start()``. Imports uvicor
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from ._table import conn_key
+from .proxy_listener import STATE_KEY, Pass, ProxyProtocolSource, Refuse
 from .servers import forget_connection
 from .source import TOASource
 
-__all__ = ["toa_protocol"]
+__all__ = ["proxy_protocol", "toa_protocol"]  # and, built on first use: ProxyProtocolH11, ProxyProtocolHttpTools
+
+_log = logging.getLogger("realip_toa")
+
+
+def _base(base: type | str) -> type:
+    """uvicorn's HTTP protocol class for ``"h11"``, ``"httptools"`` or a class."""
+    if base == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        return HttpToolsProtocol
+    if base == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    if isinstance(base, str):
+        raise ValueError(f"protocol base {base!r}: expected 'h11', 'httptools' or a protocol class")
+    return base
 
 
 def toa_protocol(source: TOASource, base: type | str = "h11") -> type:
     """A subclass of uvicorn's HTTP protocol (``base``: ``"h11"``, ``"httptools"`` or a class) that records each
     accepted connection's TOA from its socket, so ``source.lookup_asgi(scope)`` finds it."""
-    if base == "httptools":
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-        base = HttpToolsProtocol
-    elif base == "h11":
-        from uvicorn.protocols.http.h11_impl import H11Protocol
-
-        base = H11Protocol
-    elif isinstance(base, str):
-        raise ValueError(f"toa_protocol base {base!r}: expected 'h11', 'httptools' or a protocol class")
+    base = _base(base)
 
     class TOAProtocol(base):  # type: ignore[valid-type,misc]
         """Reads the TOA of the accepted socket before handing the connection to uvicorn."""
@@ -54,3 +78,117 @@ def toa_protocol(source: TOASource, base: type | str = "h11") -> type:
 
     TOAProtocol.__name__ = TOAProtocol.__qualname__ = f"TOA{base.__name__}"
     return TOAProtocol
+
+
+def proxy_protocol(source: ProxyProtocolSource | None = None, base: type | str = "h11") -> type:
+    """A subclass of uvicorn's HTTP protocol (``base``: ``"h11"``, ``"httptools"`` or a class) that enforces the
+    PROXY protocol policy of ``source`` (default: from the environment) on every connection."""
+    base = _base(base)
+    chosen = source if source is not None else ProxyProtocolSource.from_env()
+    chosen.start()
+    policy = chosen.policy
+
+    class ProxyProtocol(base):  # type: ignore[valid-type,misc]
+        """Reads the PROXY header (or refuses the connection) before uvicorn parses a byte of HTTP."""
+
+        _realip_reader: Any = None
+        _realip_timer: asyncio.TimerHandle | None = None
+        _realip_key: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            try:
+                peer = transport.get_extra_info("peername")
+                local = transport.get_extra_info("sockname")
+                self._realip_key = conn_key(peer, local)
+                reader = policy.reader(peer[0] if isinstance(peer, tuple) else None)
+                verdict = reader.start()
+            except Exception:  # a connection we cannot place is refused, never believed
+                self._realip_refuse(Refuse("connection could not be examined", "error"))
+                return
+            if isinstance(verdict, Refuse):
+                self._realip_refuse(verdict)
+                return
+            self._realip_reader = reader
+            self._realip_timer = asyncio.get_running_loop().call_later(policy.timeout, self._realip_timeout)
+
+        def data_received(self, data: bytes) -> None:
+            reader = self._realip_reader
+            if reader is None:
+                super().data_received(data)
+                return
+            try:
+                verdict = reader.feed(data)
+            except Exception:  # attacker input never raises out of the hook
+                verdict = Refuse("header could not be read", "error")
+            if isinstance(verdict, Refuse):
+                self._realip_refuse(verdict)
+                return
+            if not isinstance(verdict, Pass):
+                return  # wait for more (the timer runs)
+            self._realip_done()
+            if not chosen.record(self._realip_key, verdict.header):
+                self._realip_refuse(Refuse("too many connections to record", "full"))
+                return
+            policy.count(reader.served(verdict))
+            state = getattr(self, "app_state", None)
+            if verdict.header is not None and isinstance(state, dict):
+                # uvicorn copies the connection's app_state into each request's scope["state"]: the header reaches
+                # every request of the connection at no per-request cost.
+                self.app_state = {**state, STATE_KEY: verdict.header}
+            rest = reader.buffer[verdict.consumed :]
+            reader.buffer = b""
+            if rest:
+                super().data_received(rest)
+
+        def eof_received(self) -> Any:
+            if self._realip_reader is not None:
+                self._realip_refuse(self._realip_reader.end("closed"))
+                return None
+            return super().eof_received()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._realip_done()
+            chosen.forget(self._realip_key)
+            super().connection_lost(exc)
+
+        def _realip_timeout(self) -> None:
+            self._realip_timer = None
+            if self._realip_reader is not None:
+                self._realip_refuse(self._realip_reader.end("timeout"))
+
+        def _realip_done(self) -> None:
+            self._realip_reader = None
+            if self._realip_timer is not None:
+                self._realip_timer.cancel()
+                self._realip_timer = None
+
+        def _realip_refuse(self, verdict: Refuse) -> None:
+            trusted = self._realip_reader is not None and self._realip_reader.trusted
+            self._realip_done()
+            policy.count(verdict.counter)
+            level = logging.WARNING if trusted else logging.DEBUG
+            _log.log(level, "realip_toa: closed a connection from %s: %s", _peer_text(self), verdict.reason)
+            self.transport.close()
+
+    ProxyProtocol.__name__ = ProxyProtocol.__qualname__ = f"ProxyProtocol{base.__name__}"
+    return ProxyProtocol
+
+
+def _peer_text(protocol: Any) -> str:
+    client = getattr(protocol, "client", None)
+    return f"{client[0]}:{client[1]}" if isinstance(client, tuple) and len(client) >= 2 else "a UNIX socket peer"
+
+
+_READY: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> type:
+    """``ProxyProtocolH11`` / ``ProxyProtocolHttpTools``: ready for ``--http``, configured from the environment
+    (built on first use, so importing this module needs neither httptools nor the variables)."""
+    bases = {"ProxyProtocolH11": "h11", "ProxyProtocolHttpTools": "httptools"}
+    if name not in bases:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _READY:
+        _READY[name] = proxy_protocol(None, bases[name])
+    return _READY[name]

@@ -170,9 +170,10 @@ def test_method_specific_settings() -> None:
         assert ingress["spec"]["ingressClassName"] == "nginx"
 
     (toa_map,) = objects("05-toa", "ConfigMap")
-    assert "REALIP_TOA" not in toa_map["data"], "realip_toa is not released: the entry must stay commented out"
+    assert "REALIP_TOA" not in toa_map["data"], "the probe reads no TOA yet: the entry stays commented out"
     text = (ROOT / "05-toa" / "realip-demo.yaml").read_text("utf-8")
-    assert re.search(r'^\s+# REALIP_TOA: "saved-syn"\s+# planned$', text, re.MULTILINE)
+    assert re.search(r'^\s+# REALIP_TOA: "capture"\s+# for your own app', text, re.MULTILINE)
+    assert "planned" not in text and "add the LB's NAT range" in text  # realip_toa exists; it needs the LB trusted
     (toa_service,) = objects("05-toa", "Service")
     assert toa_service["spec"]["externalTrafficPolicy"] == "Local"
 

@@ -169,11 +169,11 @@ def _read_toa(value: object, environ: Mapping[str, str], problems: list[Problem]
     """The unstarted TOA source ``REALIP["TOA"]`` (else ``REALIP_TOA``) asks for; a problem (E009) if it is bad."""
     if value is None and not environ.get("REALIP_TOA", "").strip():
         return None
-    from realip_toa import TOASource
+    from realip_toa import TOAConfigError, TOASource
 
     try:
         return TOASource.coerce(value) if value is not None else TOASource.from_env(environ)  # type: ignore[arg-type]
-    except ConfigError as error:
+    except TOAConfigError as error:
         origin = f'REALIP["{TOA_KEY}"]' if value is not None else "REALIP_TOA (environment)"
         problems.append(Problem("realip.E009", f"{origin}: {error}"))
         return None
@@ -192,9 +192,11 @@ def build(reading: Reading) -> Config:
         names += (resolver.proto_header,)
     toa = reading.toa
     if toa is not None:
+        from realip_toa import TOAConfigError
+
         try:
             toa.start()  # a capture without CAP_NET_RAW fails here, at start-up
-        except ConfigError as error:
+        except TOAConfigError as error:
             raise ImproperlyConfigured(f"realip: realip.E009: {error}") from None
     return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names), toa)
 

@@ -6,7 +6,8 @@
  *
  * The first input byte picks a kinds table; the rest is fed to both parse functions. The input is copied to a
  * heap buffer of exactly its size, so any read past the end is an ASan report. Results are checked for
- * invariants that hold for any input (found options lie inside the buffer, lengths are 4 or 16).
+ * invariants that hold for any input (found options lie inside the buffer, lengths are 4 or 16, the checksum verdict
+ * is -1, 0 or 1; the checksum is computed over the declared segment only when the buffer holds all of it).
  */
 #define REALIP_TOA_NO_PYTHON 1
 #include "../../realip_toa/_toa.c"
@@ -48,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pkt.version != 4 && pkt.version != 6)
             abort();
         if (pkt.toa.found && pkt.toa.addr_len != 4 && pkt.toa.addr_len != 16)
+            abort();
+        if (pkt.checksum < -1 || pkt.checksum > 1)
             abort();
     }
     free(copy);

@@ -7,6 +7,11 @@ handshake-completing ACK, ``data`` = the first data segment), then fixes lengths
 back. The LB namespace's kernel owns no address on these veths (IPv4 forwarding off, IPv6 disabled), so it drops
 what it sees and only this process forwards. ``"snat": false`` keeps the client's source (a client forging TOA).
 
+``"forge"`` makes the balancer's own address and port forge a TOA naming ``FORGED`` right after the handshake ACK,
+as the capture-mode reviews did: ``out_of_window`` (a sequence number 100000 ahead), ``bad_checksum`` (every field
+right but the checksum), ``override`` (a duplicate of the ACK: in window, checksum right) and ``syn_on_live`` (a
+SYN with a new sequence number, then the ACK that would follow it, both carrying the forged option).
+
     python lab_lb.py CONFIG.json     # prints "ready" once both sockets are bound
 """
 
@@ -23,6 +28,7 @@ from typing import Any
 ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
 PACKET_OUTGOING = 4
 SYN, ACK, RST = 0x02, 0x10, 0x04
+FORGED = "192.0.2.66"
 
 
 def checksum(data: bytes) -> int:
@@ -178,6 +184,7 @@ class Balancer:
         if payload_len > 0 and not conn["data"]:
             conn["data"] = True
             stage = stage if stage in where else "data"
+        plain = tcp
         if stage in where and rule.get("kind"):
             address = ipaddress.ip_address(rule.get("claim") or ipaddress.ip_address(src).compressed).packed
             claimed_port = rule.get("claim_port", sport)
@@ -185,6 +192,35 @@ class Balancer:
             tcp = insert_option(tcp, option)
         tcp = struct.pack("!HH", conn["nat_port"], rule["server_port"]) + tcp[4:]
         self.send(self.server_if, version, build(version, conn["nat_src"], self.servers[version], rest, tcp, ttl))
+        if stage == "ack" and rule.get("forge"):
+            self.forge(conn, version, rest, ttl, plain, rule["forge"])
+
+    def forge(self, conn: dict[str, Any], version: int, rest: tuple[int, ...], ttl: int, ack: bytes, how: str) -> None:
+        """Send, from the balancer's own address and port, segments whose TOA names FORGED (see the docstring)."""
+        address = ipaddress.ip_address(FORGED).packed
+        option = bytes([254, 8]) + struct.pack("!H", 6666) + address
+        if version == 6:
+            address = ipaddress.ip_address("::ffff:" + FORGED).packed
+            option = bytes([254, 20]) + struct.pack("!H", 6666) + address
+        ports = struct.pack("!HH", conn["nat_port"], conn["rule"]["server_port"])
+        seq = struct.unpack("!I", ack[4:8])[0]
+        segments = []
+        if how == "out_of_window":
+            segments.append(ports + struct.pack("!I", (seq + 100000) & 0xFFFFFFFF) + insert_option(ack, option)[8:])
+        elif how in ("bad_checksum", "override"):
+            segments.append(ports + insert_option(ack, option)[4:])
+        elif how == "syn_on_live":
+            isn = (seq + 0x40000000) & 0xFFFFFFFF
+            syn = ack[:4] + struct.pack("!II", isn, 0) + ack[12:13] + bytes([SYN]) + ack[14:]
+            segments.append(ports + insert_option(syn, option)[4:])
+            follow = ack[:4] + struct.pack("!I", (isn + 1) & 0xFFFFFFFF) + ack[8:]
+            segments.append(ports + insert_option(follow, option)[4:])
+        for segment in segments:
+            packet = bytearray(build(version, conn["nat_src"], self.servers[version], rest, segment, ttl))
+            if how == "bad_checksum":
+                at = (20 if version == 4 else 40) + 16
+                packet[at] ^= 0x5A
+            self.send(self.server_if, version, bytes(packet))
 
     def from_server(self, frame: bytes) -> None:
         parts = self.split(frame)

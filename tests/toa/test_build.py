@@ -18,6 +18,7 @@ def copy_build_tree(tmp_path: Path) -> Path:
     (tmp_path / "realip").mkdir()
     shutil.copy(REPO / "setup.py", tmp_path / "setup.py")
     shutil.copy(REPO / "realip_toa" / "_toa.c", tmp_path / "realip_toa" / "_toa.c")
+    shutil.copy(REPO / "realip_toa" / "_proxy.c", tmp_path / "realip_toa" / "_proxy.c")
     shutil.copy(REPO / "realip" / "_kernel.c", tmp_path / "realip" / "_kernel.c")
     return tmp_path
 
@@ -39,6 +40,7 @@ def test_a_failed_compile_does_not_fail_the_install(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "could not be built" in done.stderr and "pure-Python twins" in done.stderr
     assert not list((tree / "realip_toa").glob("_toa*.so"))
+    assert not list((tree / "realip_toa").glob("_proxy*.so"))
     assert not list((tree / "realip").glob("_kernel*.so"))
 
 
@@ -51,6 +53,9 @@ def test_a_working_compiler_builds_the_extension(tmp_path: Path) -> None:
     code = "import realip_toa._toa as t; print(t.parse_options(bytes([200, 8, 0, 80, 192, 0, 2, 1]), bytes([200, 8])))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "(200, b'\\xc0\\x00\\x02\\x01', 80)"
+    code = "import realip_toa._proxy as p; print(p.parse(b'PROXY UNKNOWN\\r\\n'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(2, 15, 1, 1, 0, 0, b'', 0, b'', 0, (), False)"
 
 
 def test_without_the_extension_import_warns_and_uses_the_pure_parser() -> None:

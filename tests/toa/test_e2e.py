@@ -19,6 +19,7 @@ from .lab import CLIENT4, CLIENT6, SERVER4, SERVER6, SNAT4, SNAT6, VIP4, VIP6, L
 TRUSTED = {"REALIP_TRUSTED_PROXIES": f"{SNAT4},{SNAT6}"}
 UVICORN_CAPTURE, UVICORN_SYN, GUNICORN_CAPTURE, GUNICORN_SYN = 8000, 8100, 8200, 8300
 FORGED = "192.0.2.99"
+FORGED_BY_LB = "192.0.2.66"  # what lab_lb.py's "forge" rules claim
 APP = "examples.toa_gunicorn:app"
 
 #: Virtual port -> (server port, TOA kind or None, packets that carry it, whether the balancer SNATs).
@@ -32,6 +33,14 @@ RULES: dict[int, dict[str, Any]] = {
     9006: {"server_port": UVICORN_CAPTURE},  # full NAT without TOA
     9007: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["syn"]},
     9008: {"server_port": UVICORN_CAPTURE, "kind": 201, "where": ["ack"]},  # used over IPv6: 201/20 (JD)
+    9009: {"server_port": UVICORN_CAPTURE, "kind": 202, "where": ["syn", "ack", "data"]},  # a kind not honoured
+    # The balancer's own address and port forging a TOA (FORGED_BY_LB) right after the handshake ACK; each isolates
+    # one capture rule (the first two carry no real TOA, so only their rule keeps the forgery out):
+    9040: {"server_port": UVICORN_CAPTURE, "forge": "out_of_window"},
+    9041: {"server_port": UVICORN_CAPTURE, "forge": "bad_checksum"},
+    9042: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["ack"], "forge": "override"},
+    9043: {"server_port": UVICORN_CAPTURE, "kind": 254, "where": ["ack"], "forge": "syn_on_live"},
+    9044: {"server_port": GUNICORN_CAPTURE, "kind": 254, "where": ["data"], "forge": "bad_checksum"},
     9010: {"server_port": UVICORN_SYN, "kind": 254, "where": ["syn"]},
     9011: {"server_port": UVICORN_SYN, "kind": 253, "where": ["syn"]},
     9012: {"server_port": UVICORN_SYN, "kind": 254, "where": ["ack"]},  # the SYN carries nothing
@@ -174,3 +183,49 @@ def test_gunicorn_hooks_started_a_narrow_capture_in_each_worker(net: Lab) -> Non
     assert "realip_toa: capture mode ready in the master" in log
     assert log.count(f"capture mode on all interfaces, ports {GUNICORN_CAPTURE}, kinds") == 2
     assert "realip_toa: saved-syn mode ready in the master" in (net.tmp / "gunicorn-saved-syn.log").read_text()
+
+
+def test_an_option_kind_that_is_not_honoured_is_ignored(net: Lab) -> None:
+    """202/8 on every packet: not one of the honoured kinds, so the client is the balancer (a trusted proxy)."""
+    answers, client = http_get(net, VIP4, 9009)
+    assert (answers[0]["client_ip"], answers[0]["source"], answers[0]["toa"]) == (SNAT4, "peer", None)
+    assert client[0] == CLIENT4
+
+
+@pytest.mark.parametrize(
+    ("vport", "forgery"),
+    [
+        (9040, "an out-of-window segment (checksum right)"),
+        (9041, "a segment right in every field but its checksum"),
+    ],
+)
+def test_capture_ignores_forged_segments_the_kernel_drops(net: Lab, vport: int, forgery: str) -> None:
+    """The balancer sends no TOA of its own; a segment from its address and port carrying one, which the kernel
+    drops, must not give the connection a client (before the fix any captured segment's option was believed)."""
+    answers, client = http_get(net, VIP4, vport, requests=2)
+    for answer in answers:
+        assert (answer["client_ip"], answer["source"], answer["toa"]) == (SNAT4, "peer", None), forgery
+    assert client[0] == CLIENT4
+
+
+@pytest.mark.parametrize(
+    ("vport", "forgery"),
+    [
+        (9042, "a duplicate ACK after the real one (in window, checksum right)"),
+        (9043, "a SYN on the live connection and the ACK that would follow it"),
+    ],
+)
+def test_capture_keeps_the_first_toa_against_later_segments(net: Lab, vport: int, forgery: str) -> None:
+    """After the real TOA: segments trying to override it are ignored (before the fix the last option won)."""
+    for _ in range(2):
+        answers, client = http_get(net, VIP4, vport, requests=2)
+        for answer in answers:
+            check_toa(answer, client, SNAT4, "capture")
+
+
+def test_gunicorn_capture_ignores_a_bad_checksum_before_a_data_only_toa(net: Lab) -> None:
+    """The forged segment has the right sequence and acknowledgment numbers and comes first; the real TOA is on the
+    first data segment only, so only the checksum rule stands between the forgery and the answer."""
+    for _ in range(3):  # both workers
+        answers, client = http_get(net, VIP4, 9044)
+        check_toa(answers[0], client, SNAT4, "capture")

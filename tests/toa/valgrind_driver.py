@@ -18,7 +18,8 @@ def main(rounds: int) -> int:
     for _name, vector, kinds, expected in OPTION_VECTORS:
         failures += _toa.parse_options(vector, kinds) != expected
     for _name, vector, kinds, wanted in PACKET_VECTORS:
-        failures += _toa.parse_packet(vector, kinds) != wanted
+        answer = _toa.parse_packet(vector, kinds)
+        failures += (answer if answer is None else answer[:7]) != wanted
     for _name, kinds in BAD_KINDS:
         for function in (_toa.parse_options, _toa.parse_packet):
             try:

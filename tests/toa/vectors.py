@@ -200,3 +200,48 @@ BAD_KINDS = [
     ("length 0 entry", bytes([200, 0])),
     ("too many pairs", bytes([200, 8]) * 257),
 ]
+
+
+def _sum16(data: bytes) -> int:
+    """RFC 1071 one's-complement sum, written here independently of the parsers."""
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def with_checksum(packet: bytes, delta: int = 0) -> bytes:
+    """``packet`` (from :func:`ipv4` or :func:`ipv6` without extension headers) with its TCP checksum set right,
+    plus ``delta`` (a non-zero delta makes it wrong)."""
+    if packet[0] >> 4 == 4:
+        ihl, total = (packet[0] & 0x0F) * 4, struct.unpack("!H", packet[2:4])[0]
+        segment = packet[ihl:total]
+        pseudo = packet[12:20] + struct.pack("!BBH", 0, 6, len(segment))
+        tcp_at = ihl
+    else:
+        segment = packet[40:]
+        pseudo = packet[8:40] + struct.pack("!IxxxB", len(segment), 6)
+        tcp_at = 40
+    zeroed = segment[:16] + b"\0\0" + segment[18:]
+    value = (~_sum16(pseudo + zeroed) + delta) & 0xFFFF
+    return packet[: tcp_at + 16] + struct.pack("!H", value) + packet[tcp_at + 18 :]
+
+
+_DATA = tcp(NOP + NOP + TS + OPT_254_V4, 0x18, b"GET / HTTP/1.1\r\n\r\n!")  # odd payload length
+
+#: ``(name, packet, checksum verdict)``: 1 right, 0 wrong, -1 cannot be checked.
+CHECKSUM_VECTORS: list[tuple[str, bytes, int]] = [
+    ("IPv4 ACK, right", with_checksum(ipv4(ACK_TOA)), 1),
+    ("IPv4 ACK, wrong by one", with_checksum(ipv4(ACK_TOA), 1), 0),
+    ("IPv4 data of odd length, right", with_checksum(ipv4(_DATA)), 1),
+    ("IPv4 data of odd length, wrong", with_checksum(ipv4(_DATA), 0x100), 0),
+    ("IPv4 with Ethernet padding, right", with_checksum(ipv4(ACK_TOA)) + bytes(6), 1),
+    ("IPv4 cut by the capture", with_checksum(ipv4(_DATA))[:-3], -1),
+    ("IPv4 zero checksum field", ipv4(ACK_TOA), 0),
+    ("IPv6 ACK, right", with_checksum(ipv6(ACK_TOA)), 1),
+    ("IPv6 data, wrong", with_checksum(ipv6(_DATA), 7), 0),
+    ("IPv6 cut by the capture", with_checksum(ipv6(_DATA))[:-1], -1),
+    ("IPv6 jumbogram (payload length 0)", ipv6(ACK_TOA, payload=0), -1),
+    ("IPv6 routing header", ipv6(ACK_TOA, ext=[(43, bytes(7))]), -1),
+]
