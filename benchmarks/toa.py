@@ -1,7 +1,7 @@
 """Level 4, TOA: the option parser per packet (C extension vs its pure-Python twin) and the lookup per request.
 
 A hook: it measures ``realip_toa`` when it is importable and has both parsers, and otherwise says why not. The
-lookup per request is the connection-table read plus ``Resolver.resolve(..., toa=)``, against resolve without TOA.
+lookup per request is the connection-table read plus ``Resolver.resolve(..., layer4=)``, against resolve without TOA.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def measure_toa(rounds: int, seconds: float, batch: int = 4096) -> tuple[list[To
         "parse_packet pure": _pure.parse_packet(packet, kinds),
     }
     note = "realip_toa C and pure parsers on one SYN (IPv4, TOA 254/8 after NOP NOP timestamps)"
-    resolve = Resolver(trusted_proxies=list(TRUSTED)).resolve
+    resolve = Resolver(trusted_proxies=list(TRUSTED), layer4_proxies=list(TRUSTED)).resolve
     peer, headers = (_LB, _LB_PORT), [(b"host", b"app.example.com")]
     try:
         from realip_toa._table import ConnTable, conn_key
@@ -106,10 +106,10 @@ def measure_toa(rounds: int, seconds: float, batch: int = 4096) -> tuple[list[To
 
         def lookup(item: Any) -> Any:
             entry = table.get(conn_key(peer, (_LOCAL, _LOCAL_PORT)))  # type: ignore[arg-type]
-            return resolve(peer, headers, toa=entry.address if entry else None)
+            return resolve(peer, headers, ("toa", entry.address) if entry else None)
 
-        runs["request: table lookup + resolve(toa=)"] = (_loop(lookup), [None] * batch)
-        answers["request: table lookup + resolve(toa=)"] = lookup(None).client_ip
+        runs["request: table lookup + resolve(layer4=)"] = (_loop(lookup), [None] * batch)
+        answers["request: table lookup + resolve(layer4=)"] = lookup(None).client_ip
     except Exception as error:  # the table API is young: report, do not fail the run
         note += f"; per-request lookup not measured ({type(error).__name__}: {error})"
     runs["request: resolve without TOA"] = (_loop(lambda item: resolve(peer, headers)), [None] * batch)

@@ -1,10 +1,10 @@
 """Gunicorn (WSGI) behind a Layer-4 full-NAT load balancer that carries the client in a TCP option (TOA).
 
-    REALIP_TRUSTED_PROXIES=198.51.100.1 REALIP_TOA=saved-syn \\
+    REALIP_LAYER4_PROXIES=198.51.100.1 REALIP_LAYER4=toa:saved-syn \\
         gunicorn -c examples/toa_gunicorn_conf.py --bind 0.0.0.0:8000 examples.toa_gunicorn:app
 
 The config file's hooks turn on TCP_SAVE_SYN on the listeners (saved-syn) or start the capture in each worker
-(capture; needs CAP_NET_RAW). The app is wrapped in realip's WSGI middleware with ``toa=source``, the one option
+(capture; needs CAP_NET_RAW). The app is wrapped in realip's WSGI middleware with ``layer4=source``, the one option
 every adapter takes; each request answers with the client it resolved, as JSON.
 """
 
@@ -25,7 +25,7 @@ source = TOASource.from_env() or TOASource("saved-syn")
 def whoami(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """Answer every request with the client the middleware resolved (and, for show, the raw option)."""
     result: Result = environ["realip.result"]
-    toa = source.lookup_wsgi(environ)  # the option as read (by gunicorn.socket), believed or not
+    toa = environ.get("realip.layer4")  # the option as read (by gunicorn.socket), believed or not
     body = json.dumps(
         {
             "client_ip": result.client_ip,
@@ -40,4 +40,4 @@ def whoami(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
     return [body]
 
 
-app = RealIPMiddleware(whoami, resolver=resolver, toa=source)
+app = RealIPMiddleware(whoami, resolver=resolver, layer4=source)

@@ -1,12 +1,13 @@
 """Uvicorn behind a Layer-4 full-NAT load balancer that carries the client in a TCP option (TOA).
 
-    REALIP_TRUSTED_PROXIES=198.51.100.1 REALIP_TOA=capture \\
+    REALIP_LAYER4_PROXIES=198.51.100.1 REALIP_LAYER4=toa:capture \\
         python examples/toa_uvicorn.py --host 0.0.0.0 --port 8000
 
-``REALIP_TOA`` picks the mode: ``capture`` (handshake-ACK or first-data options; needs CAP_NET_RAW), ``saved-syn``
-(options on the SYN; no privilege; the listening socket is made here with TCP_SAVE_SYN and handed to uvicorn), or
-``kernel`` (a loaded toa.ko). The app is wrapped in realip's ASGI middleware with ``toa=source``, the one option
-every adapter takes; each request answers with the client it resolved, as JSON.
+``REALIP_LAYER4`` picks the mode: ``toa:capture`` (handshake-ACK or first-data options; needs CAP_NET_RAW),
+``toa:saved-syn`` (options on the SYN; no privilege; the listening socket is made here with TCP_SAVE_SYN and handed
+to uvicorn), or ``toa:kernel`` (a loaded toa.ko); ``REALIP_LAYER4_PROXIES`` names the load balancers whose option is
+believed. The app is wrapped in realip's ASGI middleware with ``layer4=source``, the one option every adapter takes;
+each request answers with the client it resolved, as JSON.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ async def whoami(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     result: Result = scope["state"]["realip"]
-    toa = source.lookup((result.peer, result.peer_port), scope["server"])  # the option as read, believed or not
+    toa = scope["state"].get("realip_layer4")  # the option as read, believed or not
     body = json.dumps(
         {
             "client_ip": result.client_ip,
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     if source.capture is not None and not source.capture.ports:
         source = TOASource("capture", kinds=source.kinds, ports=[args.port], interface=source.capture.interface)
     sockets = [listen(host, args.port, save_syn=source.mode == "saved-syn") for host in args.host or ["127.0.0.1"]]
-    app = RealIPMiddleware(whoami, resolver=resolver, toa=source)  # starts the source (the capture, if any)
+    app = RealIPMiddleware(whoami, resolver=resolver, layer4=source)  # starts the source (the capture, if any)
     http: Any = toa_protocol(source) if source.mode in ("saved-syn", "kernel") else "h11"
     config = uvicorn.Config(app, http=http, lifespan="off", log_level="info")
     uvicorn.Server(config).run(sockets=sockets)

@@ -29,6 +29,7 @@ from typing import Any
 
 from ._adapter import adapter_setup
 from .diagnostics import WARNING_REASONS, FailureLog, report
+from .layer4 import STATE_KEY
 from .resolver import Resolver
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
@@ -57,7 +58,7 @@ class RealIPMiddleware:
     otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_log_failure", "_proto", "_resolve", "_toa", "app", "resolver")
+    __slots__ = ("_layer4", "_log_failure", "_proto", "_resolve", "app", "resolver")
 
     def __init__(
         self,
@@ -65,7 +66,7 @@ class RealIPMiddleware:
         /,
         *,
         resolver: Resolver | None = None,
-        toa: Any = None,
+        layer4: Any = None,
         **resolver_options: Any,
     ) -> None:
         # ``app`` is positional-only so type checkers accept ``add_middleware(RealIPMiddleware, **options)``;
@@ -74,7 +75,7 @@ class RealIPMiddleware:
             app = resolver_options.pop("app", None)
             if app is None:
                 raise TypeError("RealIPMiddleware: the ASGI app to wrap is missing")
-        self.resolver, self._toa = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
+        self.resolver, self._layer4 = adapter_setup("RealIPMiddleware", resolver, layer4, resolver_options)
         self.app = app
         self._resolve = self.resolver.resolve
         self._proto = self.resolver.proto_header is not None
@@ -83,16 +84,19 @@ class RealIPMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in _RESOLVED:
             try:  # everything is computed, and state written, before the client and scheme are touched
-                toa = self._toa
-                result = self._resolve(scope.get("client"), scope["headers"], toa and toa.lookup_asgi(scope))
+                layer4 = self._layer4
+                result = self._resolve(
+                    scope.get("client"), scope["headers"], None if layer4 is None else layer4.asgi(scope)
+                )
                 scheme = result.scheme if self._proto else None
                 if scheme is not None and scope["type"] == "websocket":
                     scheme = _WEBSOCKET_SCHEMES[scheme]
                 state = scope.get("state")
                 if state is None:
-                    scope["state"] = {"realip": result}
-                else:
-                    state["realip"] = result  # a TypeError for anything but a mapping: the request goes on as is
+                    state = scope["state"] = {}
+                state["realip"] = result  # a TypeError for anything but a mapping: the request goes on as is
+                if layer4 is not None:
+                    state[STATE_KEY] = layer4.details_asgi(scope)
             except Exception:
                 self._log_failure(scope.get("client"))
             else:

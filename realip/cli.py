@@ -37,6 +37,13 @@ def _add_resolver_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hops", type=int, metavar="N", help="hop-count mode: the client is entry N from the right")
     parser.add_argument("--max-hops", type=int, metavar="N", help="bound on entries examined (default 20)")
     parser.add_argument("--proto-header", metavar="NAME", help="header giving the scheme, e.g. x-forwarded-proto")
+    parser.add_argument(
+        "--layer4-proxy",
+        action="append",
+        metavar="ENTRY",
+        help="a Layer-4 load balancer whose TOA or PROXY protocol client is believed (repeatable); "
+        "default: REALIP_LAYER4_PROXIES",
+    )
 
 
 def _resolver(args: argparse.Namespace) -> Resolver:
@@ -51,6 +58,8 @@ def _resolver(args: argparse.Namespace) -> Resolver:
         overrides["max_hops"] = args.max_hops
     if args.proto_header is not None:
         overrides["proto_header"] = args.proto_header
+    if args.layer4_proxy is not None:
+        overrides["layer4_proxies"] = tuple(args.layer4_proxy)
     return Resolver.from_env(None, **overrides)
 
 
@@ -71,7 +80,8 @@ def _explain(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .serve import run
 
-    run(_resolver(args), host=args.host, port=args.port)
+    layer4 = args.layer4 or ("proxy-protocol" if args.proxy_protocol else f"toa:{args.toa}" if args.toa else None)
+    run(_resolver(args), host=args.host, port=args.port, layer4=layer4)
     return 0
 
 
@@ -96,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the who-am-I probe under uvicorn")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    layer4 = serve.add_mutually_exclusive_group()
+    layer4.add_argument(
+        "--layer4",
+        metavar="KIND",
+        help="read the client a Layer-4 load balancer carries: proxy-protocol, toa:capture, toa:saved-syn or "
+        "toa:kernel (default: REALIP_LAYER4); the balancers are --layer4-proxy / REALIP_LAYER4_PROXIES",
+    )
+    layer4.add_argument("--proxy-protocol", action="store_true", help="the same as --layer4 proxy-protocol")
+    layer4.add_argument(
+        "--toa", metavar="MODE", choices=("capture", "saved-syn", "kernel"), help="the same as --layer4 toa:MODE"
+    )
     _add_resolver_options(serve)
     serve.set_defaults(func=_serve)
     return parser

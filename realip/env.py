@@ -7,6 +7,7 @@
 | ``REALIP_TRUSTED_HOPS`` | ``trusted_hops`` | a whole number |
 | ``REALIP_MAX_HOPS`` | ``max_hops`` | a whole number |
 | ``REALIP_PROTO_HEADER`` | ``proto_header`` | one name |
+| ``REALIP_LAYER4_PROXIES`` | ``layer4_proxies`` | entries separated by commas |
 
 An unset or empty variable leaves the option at its default. A bad value raises :class:`~realip.ConfigError` naming
 the variable.
@@ -51,7 +52,7 @@ def resolver_options_from_env(environ: Mapping[str, str] | None = None) -> dict[
         value = environ_value(environ, variable)
         if not value.strip():
             continue
-        if option == "trusted_proxies":
+        if option in ("trusted_proxies", "layer4_proxies"):
             entries = _split(value)
             for index, entry in enumerate(entries):
                 if not entry:

@@ -22,6 +22,9 @@ _WHY = {
     Reason.ALL_TRUSTED: "every entry is trusted: the client is the leftmost",
     Reason.HOP_COUNT: "hop-count mode: the client is entry {hops} from the right",
     Reason.SHORT_CHAIN: "hop-count mode: fewer than {hops} entries, so the client is the peer",
+    Reason.LAYER4: "the Layer-4 load balancer carried the client, and it is not a trusted proxy: that is the client",
+    Reason.NO_LAYER4: "the peer is a Layer-4 load balancer that carried no client (a health check?): its headers are "
+    "the client's own bytes, so none was read",
 }
 
 
@@ -65,11 +68,11 @@ class Explanation(NamedTuple):
         return "\n".join(lines)
 
 
-def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
-    """Resolve and annotate every hop the walk examined."""
+def explain(resolver: Resolver, peer: Peer, headers: Headers, layer4: tuple[str, Peer] | None = None) -> Explanation:
+    """Resolve and annotate every hop the walk examined (``layer4`` as :meth:`Resolver.resolve` takes it)."""
     if not isinstance(headers, (list, tuple, dict)) and not hasattr(headers, "items"):
         headers = list(headers)  # it is read twice
-    result = resolver.resolve(peer, headers)
+    result = resolver.resolve(peer, headers, layer4)
     peer_ip, _, trusted, is_ip = resolver.peer(peer)
     if peer is None:
         peer_verdict = "unix socket, " + ("trusted" if trusted else "untrusted")
@@ -77,6 +80,8 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers) -> Explanation:
         peer_verdict = "not an IP address, untrusted"
     else:
         peer_verdict = "trusted" if trusted else "untrusted"
+    if resolver.is_balancer(peer_ip) and (peer is None or is_ip):
+        peer_verdict = "a Layer-4 load balancer" + (", and trusted" if trusted else "")
     steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
     found = resolver.values(headers) if result.examined else None
     if found is not None:

@@ -10,17 +10,19 @@
         return request.client_ip
 
 Configuration, first match wins: keyword options to :class:`RealIP` (the :class:`~realip.Resolver` keywords);
-then the app's ``REALIP_TRUSTED_PROXIES``, ``REALIP_HEADER``, ``REALIP_TRUSTED_HOPS``, ``REALIP_MAX_HOPS`` and
-``REALIP_PROTO_HEADER`` config keys; then the environment variables of the same names; then the defaults. The ``toa``
-option (``REALIP_TOA``: ``"capture"``, ``"saved-syn"`` or ``"kernel"``) turns on ``realip_toa`` for Layer-4 TCP-option
-clients. A string
-config value is read exactly as the environment variable would be (``"10.0.0.0/8, cgnat"``); ``None`` or ``""``
-leaves the option to the environment. A bad value raises :class:`~realip.ConfigError` in ``init_app``, naming it.
+then the app's ``REALIP_*`` config keys (``REALIP_TRUSTED_PROXIES``, ``REALIP_HEADER``, ... as in
+:mod:`realip.options`); then the environment variables of the same names; then the defaults. The ``layer4`` option
+(``REALIP_LAYER4``: ``"proxy-protocol"``, ``"toa:capture"``, ...; see :mod:`realip.layer4`) reads the client a
+Layer-4 load balancer carries. A string config value is read exactly as the environment variable would be
+(``"10.0.0.0/8, cgnat"``); ``None`` or ``""`` leaves the option to the environment. A bad value raises
+:class:`~realip.ConfigError` in ``init_app``, naming it.
 
 ``init_app`` wraps ``app.wsgi_app`` in :class:`realip.wsgi.RealIPMiddleware` (so ``request.remote_addr`` and the
 server's access log show the client; see that module on header-name folding) and stores it, with its ``.resolver``,
 in ``app.extensions["realip"]``. It gives requests two properties through :class:`RealIPRequestMixin`:
-``request.client_ip`` and ``request.realip`` (the full :class:`~realip.Result`). The app's ``request_class`` is
+``request.client_ip`` and ``request.realip`` (the full :class:`~realip.Result`), and with ``layer4``,
+``request.realip_layer4`` (what the balancer carried: the PROXY header with its TLVs, or the TOA
+address). The app's ``request_class`` is
 replaced by a subclass with the mixin, whether it is Flask's default or your own; if you set ``request_class``
 after ``init_app``, put :class:`RealIPRequestMixin` first among its bases yourself.
 
@@ -36,9 +38,9 @@ from flask import Flask, Request, current_app
 
 from .env import ENV_VARIABLES, name_setting, resolver_options_from_env
 from .errors import ConfigError
+from .layer4 import layer4_source
 from .resolver import Resolver, Result
-from .toa import toa_source
-from .wsgi import RESULT_KEY, RealIPMiddleware
+from .wsgi import LAYER4_KEY, RESULT_KEY, RealIPMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -57,11 +59,12 @@ class RealIPOptions(TypedDict, total=False):
     trusted_hops: int | None
     max_hops: int
     proto_header: str | None
-    toa: Any
+    layer4_proxies: Iterable[str] | None
+    layer4: Any
 
 
 _OPTIONS = frozenset(RealIPOptions.__annotations__)
-TOA_CONFIG_KEY = "REALIP_TOA"
+LAYER4_CONFIG_KEY = "REALIP_LAYER4"
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
@@ -74,7 +77,7 @@ def _config_options(config: Mapping[str, Any]) -> dict[str, object]:
             continue
         if isinstance(value, str):
             options.update(resolver_options_from_env({key: value}))  # its errors name the key
-        elif option == "trusted_proxies" and not isinstance(value, _SEQUENCES):
+        elif option in ("trusted_proxies", "layer4_proxies") and not isinstance(value, _SEQUENCES):
             raise ConfigError(
                 f"{key}={value!r} (Flask config) must be a list of entries or a comma-separated string, "
                 "e.g. ['10.0.0.0/8', 'cgnat']"
@@ -114,6 +117,12 @@ class RealIPRequestMixin:
                 raise RuntimeError(f"realip: RealIP was not initialised on the app {current_app.name!r}")
             result = self.environ[RESULT_KEY] = middleware.resolve(self.environ)
         return result
+
+    @property
+    def realip_layer4(self) -> Any:
+        """What a Layer-4 load balancer carried for this connection (with ``layer4``), or ``None``."""
+        self.realip  # noqa: B018  (resolves the request first, when nothing did yet)
+        return self.environ.get(LAYER4_KEY)
 
     @property
     def client_ip(self) -> str | None:
@@ -158,11 +167,14 @@ class RealIP:
         """Build the app's Resolver (raising :class:`~realip.ConfigError` now), wrap ``wsgi_app``, add the mixin."""
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(f"realip: RealIP is already initialised on the app {app.name!r}")
-        options = {key: value for key, value in self.options.items() if key != "toa"}
-        toa = self.options.get("toa", app.config.get(TOA_CONFIG_KEY) or None)
-        where = "toa=" if "toa" in self.options else f"{TOA_CONFIG_KEY} (Flask config or environment)"
-        source = toa_source(toa, from_env=True, setting=where)
-        middleware = RealIPMiddleware(app.wsgi_app, resolver=resolver_for_app(app.config, options), toa=source)
+        options = {key: value for key, value in self.options.items() if key != "layer4"}
+        resolver = resolver_for_app(app.config, options)
+        if "layer4" in self.options:
+            layer4, where = self.options["layer4"], "layer4"
+        else:
+            layer4, where = app.config.get(LAYER4_CONFIG_KEY) or None, f"{LAYER4_CONFIG_KEY} (Flask config)"
+        source = layer4_source(layer4, resolver, from_env="layer4" not in self.options, setting=where)
+        middleware = RealIPMiddleware(app.wsgi_app, resolver=resolver, layer4=source)
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
         if not issubclass(app.request_class, RealIPRequestMixin):

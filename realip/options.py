@@ -74,12 +74,20 @@ OPTIONS: tuple[Option, ...] = (
         "the header the client's own hop writes the scheme into, e.g. x-forwarded-proto, or forwarded",
     ),
     Option(
-        "toa",
-        "REALIP_TOA",
-        "TOA",
+        "layer4_proxies",
+        "REALIP_LAYER4_PROXIES",
+        "LAYER4_PROXIES",
+        "realip.E010",
+        "None",
+        "the Layer-4 load balancers whose TOA or PROXY protocol client is believed (their own headers never are)",
+    ),
+    Option(
+        "layer4",
+        "REALIP_LAYER4",
+        "LAYER4",
         "realip.E009",
         "None",
-        "read the client from a Layer-4 load balancer's TCP option: capture, saved-syn or kernel",
+        "where a Layer-4 load balancer carries the client: proxy-protocol, toa:capture, toa:saved-syn or toa:kernel",
     ),
     Option(
         "rewrite_remote_addr",
@@ -92,7 +100,14 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 #: The options of :class:`~realip.Resolver` itself, in its signature's order.
-RESOLVER_KEYWORDS: tuple[str, ...] = ("trusted_proxies", "header", "trusted_hops", "max_hops", "proto_header")
+RESOLVER_KEYWORDS: tuple[str, ...] = (
+    "trusted_proxies",
+    "header",
+    "trusted_hops",
+    "max_hops",
+    "proto_header",
+    "layer4_proxies",
+)
 
 #: Keyword -> option.
 BY_KEYWORD: dict[str, Option] = {option.keyword: option for option in OPTIONS}

@@ -54,8 +54,12 @@ class Reason(StrEnum):
     HOP_COUNT = "hop-count"
     #: Hop-count mode: the header held fewer than ``trusted_hops`` entries: the client is the peer.
     SHORT_CHAIN = "short-chain"
-    #: A trusted Layer-4 load balancer carried the client in a TCP option (TOA), and it is not a trusted proxy.
-    TOA = "toa"
+    #: A Layer-4 load balancer (``layer4_proxies``) carried the client (TOA or PROXY protocol), and that client is
+    #: not a trusted proxy: it is the client.
+    LAYER4 = "layer4"
+    #: The peer is a Layer-4 load balancer but carried no client for this connection (a health check, a LOCAL PROXY
+    #: header, the migrate window): the client is the balancer. Its headers are the client's bytes, so none is read.
+    NO_LAYER4 = "no-layer4"
 
 
 class Result(NamedTuple):
@@ -67,7 +71,8 @@ class Result(NamedTuple):
     client_ip: str | None
     #: The port written with the chosen entry, the peer's port when the client is the peer, else ``None``.
     client_port: int | None
-    #: ``"peer"``, or the lowercase header name the client entry came from (or ``"toa"``).
+    #: ``"peer"``, the lowercase header name the client entry came from, or the Layer-4 kind that carried it
+    #: (``"toa"``, ``"proxy-protocol"``).
     source: str
     #: The socket peer, normalized (``None`` for a UNIX socket).
     peer: str | None
@@ -93,7 +98,8 @@ _REASONS = {
     "hops": Reason.HOP_COUNT,
     "short": Reason.SHORT_CHAIN,
 }
-_UNTRUSTED_PEER, _NO_HEADER, _TOA = Reason.UNTRUSTED_PEER, Reason.NO_HEADER, Reason.TOA
+_UNTRUSTED_PEER, _NO_HEADER = Reason.UNTRUSTED_PEER, Reason.NO_HEADER
+_LAYER4, _NO_LAYER4 = Reason.LAYER4, Reason.NO_LAYER4
 _result = tuple.__new__  # builds a Result without NamedTuple's Python-level __new__ (the hot path)
 _warned_trust: set[tuple[str, ...]] = set()
 _REMEMBERED_NAMES = 256  # header spellings a Resolver remembers (each costs a lower() until then)
@@ -135,6 +141,7 @@ class Resolver:
     """
 
     __slots__ = (
+        "_balancers",
         "_entry",
         "_networks",
         "_nothing",
@@ -147,6 +154,7 @@ class Resolver:
         "_unix",
         "_walk",
         "header",
+        "layer4_proxies",
         "max_hops",
         "proto_header",
         "trusted_hops",
@@ -160,6 +168,7 @@ class Resolver:
         trusted_hops: int | None = None,
         max_hops: int = 20,
         proto_header: str | None = None,
+        layer4_proxies: Iterable[str] | None = None,
     ) -> None:
         self.max_hops: int = _hops("max_hops", max_hops)
         if trusted_hops is not None:
@@ -189,6 +198,17 @@ class Resolver:
         #: What is really trusted: the networks after merging, plus "unix" when UNIX-socket peers are.
         self.trusted_proxies: tuple[str, ...] = self._networks.networks + (("unix",) if self._networks.unix else ())
         self._warn_if_everyone_is_trusted()
+        #: The Layer-4 load balancers (TOA, PROXY protocol) whose client address is believed, or ``()``.
+        self.layer4_proxies: tuple[str, ...] = ()
+        self._balancers: Any = None
+        if layer4_proxies is not None:
+            try:
+                balancers = compile_trust(layer4_proxies)
+            except ConfigError as error:
+                raise ConfigError(str(error).replace("trusted_proxies", "layer4_proxies"), "layer4_proxies") from None
+            self.layer4_proxies = balancers.networks + (("unix",) if balancers.unix else ())
+            if self.layer4_proxies:
+                self._balancers = (_walk.trust_for(balancers).entry, balancers.unix)
         self._use(_walk.trust_for(self._networks))
         self._unix = self._networks.unix
         # Header name -> slot (the chain headers, then the proto header), in str and bytes forms, so a request's
@@ -227,7 +247,8 @@ class Resolver:
     def __repr__(self) -> str:
         return (
             f"Resolver(trusted_proxies={self.trusted_proxies!r}, header={self.header!r}, "
-            f"trusted_hops={self.trusted_hops!r}, max_hops={self.max_hops!r}, proto_header={self.proto_header!r})"
+            f"trusted_hops={self.trusted_hops!r}, max_hops={self.max_hops!r}, proto_header={self.proto_header!r}, "
+            f"layer4_proxies={self.layer4_proxies!r})"
         )
 
     @classmethod
@@ -290,13 +311,24 @@ class Resolver:
             self._slots[name] = slot
         return slot
 
-    def resolve(self, peer: Peer, headers: Headers, toa: Peer = None) -> Result:
+    def is_balancer(self, peer: str | None) -> bool:
+        """Whether ``peer`` (address text, ``None`` for a UNIX socket) is one of the ``layer4_proxies``."""
+        if self._balancers is None:
+            return False
+        entry, unix = self._balancers
+        if peer is None:
+            return bool(unix)
+        found = entry(peer)
+        return found is not None and found[2]
+
+    def resolve(self, peer: Peer, headers: Headers, layer4: tuple[str, Peer] | None = None) -> Result:
         """Resolve the client for one request. Never raises on request data; bad entries end the walk safely.
 
-        ``toa`` is the client address (and port) that a Layer-4 load balancer carried in a TCP option for this
-        connection (see ``realip_toa``). It is believed only when the socket peer is a trusted proxy (the load
-        balancer); it then takes the peer's place: an untrusted TOA address is the client (source ``"toa"``), a
-        trusted one starts the ordinary header walk.
+        ``layer4`` is ``(kind, address)`` when a Layer-4 load balancer carried the client for this connection:
+        ``("toa", ("198.51.100.7", 4711))`` or ``("proxy-protocol", ...)`` (see ``realip.layer4``). It is believed only
+        when the socket peer is one of ``layer4_proxies``; it then takes the peer's place: an untrusted address is the
+        client (source: the kind), a trusted one starts the ordinary header walk. A balancer without one is the
+        client itself (:attr:`Reason.NO_LAYER4`).
         """
         # Every request of every app runs this, so the common forms are inline and the rest goes through the helpers.
         if type(peer) is tuple and len(peer) == 2:  # ASGI's (host, port)
@@ -313,17 +345,18 @@ class Resolver:
             peer_ip, parsed_port, trusted = parsed
             if port is None:
                 port = parsed_port
-        if not trusted:
-            return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, port, 0))
         start_ip, start_port, start_source = peer_ip, port, "peer"
         passed: tuple[str, ...] = ()
-        if toa is not None:
-            toa_ip, toa_port, toa_trusted, toa_is_ip = self.peer(toa)
-            if toa_is_ip:  # anything else is ignored: the peer stays the start
-                passed = () if peer_ip is None else (peer_ip,)
-                if not toa_trusted:
-                    return _result(Result, (toa_ip, toa_port, "toa", peer_ip, passed, None, _TOA, port, 0))
-                start_ip, start_port, start_source = toa_ip, toa_port, "toa"
+        if self._balancers is not None and (parsed is not None or host is None) and self.is_balancer(peer_ip):
+            if layer4 is not None and (carried := self.peer(layer4[1]))[3]:  # an IP address: it stands for the peer
+                kind, passed = layer4[0], (() if peer_ip is None else (peer_ip,))
+                if not carried[2]:
+                    return _result(Result, (carried[0], carried[1], kind, peer_ip, passed, None, _LAYER4, port, 0))
+                start_ip, start_port, start_source = carried[0], carried[1], kind
+            elif not trusted:  # its bytes are the client's: no header of it is read
+                return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _NO_LAYER4, port, 0))
+        elif not trusted:
+            return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, port, 0))
         if self._plain:  # one list header, no proto header, CIDR mode: the common configuration
             lines, line, slots = 0, None, self._slots
             try:

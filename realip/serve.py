@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import sys
 from typing import Any
 from urllib.parse import parse_qs
 
 from .asgi import ASGIApp, RealIPMiddleware, Receive, Scope, Send
 from .explain import Explanation, explain
+from .layer4 import STATE_KEY
 from .resolver import Resolver, Result
 
 __all__ = ["create_app", "run", "startup_line"]
@@ -26,7 +28,7 @@ SHOWN_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded", "x-forwarded-proto
 _CSP = b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
-def startup_line(resolver: Resolver, host: str, port: int) -> str:
+def startup_line(resolver: Resolver, host: str, port: int, layer4: Any = None) -> str:
     """The line printed at start-up, telling the operator what is trusted and which headers are read."""
     trusted = ", ".join(resolver.trusted_proxies) or "(nothing: every header is ignored)"
     if resolver.trusted_hops is not None:
@@ -34,27 +36,56 @@ def startup_line(resolver: Resolver, host: str, port: int) -> str:
     else:
         mode = f"walking up to {resolver.max_hops} entries from the right"
     proto = f"; scheme from {resolver.proto_header}" if resolver.proto_header else ""
+    balancers = ""
+    if layer4 is not None:
+        balancers = (
+            f"; Layer 4: {layer4.kind} ({layer4.source.status()}) from {', '.join(resolver.layer4_proxies) or '-'}"
+        )
     return (
         f"realip serve on http://{host}:{port}/ - trusted proxies: {trusted}; "
-        f"header: {', '.join(resolver.header)} ({mode}){proto}"
+        f"header: {', '.join(resolver.header)} ({mode}){proto}{balancers}"
     )
 
 
-def create_app(resolver: Resolver) -> ASGIApp:
-    """The probe app wrapped in :class:`RealIPMiddleware` with ``resolver``."""
-    return RealIPMiddleware(_WhoAmI(resolver), resolver=resolver)
+def create_app(resolver: Resolver, layer4: Any = None) -> ASGIApp:
+    """The probe app wrapped in :class:`RealIPMiddleware` with ``resolver`` (and ``layer4``, see
+    :mod:`realip.layer4`; configuration errors raise :class:`~realip.ConfigError`)."""
+    probe = _WhoAmI(resolver)
+    middleware = RealIPMiddleware(probe, resolver=resolver, layer4=layer4)
+    probe.layer4 = middleware._layer4
+    return middleware
 
 
-def run(resolver: Resolver, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the probe under uvicorn until interrupted (uvicorn's own proxy-header handling is turned off)."""
+def run(resolver: Resolver, host: str = "127.0.0.1", port: int = 8000, layer4: Any = None) -> None:
+    """Serve the probe under uvicorn until interrupted (uvicorn's own proxy-header handling is turned off).
+
+    With ``layer4``, the listener does what a Layer-4 load balancer's client needs: PROXY protocol is read (and
+    required from the balancers, refused from others) by realip_toa's uvicorn protocol; saved-SYN mode listens with
+    ``TCP_SAVE_SYN``; capture mode starts its raw socket.
+    """
     try:
         import uvicorn
     except ImportError:
         raise SystemExit(
             "realip serve needs uvicorn, which is not installed: run  pip install 'realip[serve]'"
         ) from None
-    print(startup_line(resolver, host, port), file=sys.stderr, flush=True)
-    uvicorn.run(create_app(resolver), host=host, port=port, proxy_headers=False, access_log=True)
+    app = create_app(resolver, layer4 if layer4 is not None else os.environ.get("REALIP_LAYER4") or None)
+    http: Any = "h11"
+    sockets = None
+    chosen = app._layer4  # type: ignore[attr-defined]
+    if chosen is not None:
+        from realip_toa.servers import listen
+        from realip_toa.uvicorn_hooks import proxy_protocol, toa_protocol
+
+        mode = getattr(chosen.source, "mode", "")
+        if mode == "proxy-protocol":
+            http = proxy_protocol(chosen.source, "h11")
+        elif mode in ("saved-syn", "kernel"):
+            http = toa_protocol(chosen.source, "h11")
+            sockets = [listen(host, port, save_syn=mode == "saved-syn")]
+    print(startup_line(resolver, host, port, chosen), file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, host=host, port=port, http=http, proxy_headers=False, access_log=True)
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 class _WhoAmI:
@@ -62,6 +93,8 @@ class _WhoAmI:
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
+        #: The middleware's Layer-4 source, if any (set by :func:`create_app`).
+        self.layer4: Any = None
         self.shown = frozenset(
             SHOWN_HEADERS + resolver.header + ((resolver.proto_header,) if resolver.proto_header else ())
         )
@@ -82,7 +115,9 @@ class _WhoAmI:
             peer: Any = result.peer if result.peer_port is None else (result.peer, result.peer_port)
         else:  # the middleware could not resolve (it logged why): the scope still holds the peer
             peer = scope.get("client")
-        explanation: Explanation = explain(self.resolver, peer, headers)
+        details = (scope.get("state") or {}).get(STATE_KEY)
+        carried = self.layer4.carried(details) if self.layer4 is not None else None
+        explanation: Explanation = explain(self.resolver, peer, headers, carried)
         walk = explanation.as_dict()
         return {
             "client": walk["result"],
@@ -95,12 +130,14 @@ class _WhoAmI:
             "steps": walk["steps"],
             "why": walk["why"],
             "scheme": scope.get("scheme"),
+            "layer4": None if self.layer4 is None else {"kind": self.layer4.kind, "carried": _carried(details)},
             "config": {
                 "trusted_proxies": list(self.resolver.trusted_proxies),
                 "header": list(self.resolver.header),
                 "trusted_hops": self.resolver.trusted_hops,
                 "max_hops": self.resolver.max_hops,
                 "proto_header": self.resolver.proto_header,
+                "layer4_proxies": list(self.resolver.layer4_proxies),
             },
         }
 
@@ -204,10 +241,39 @@ reason: <b id="reason">{_cell(client["reason"])}</b> &mdash; {_cell(report["why"
 <table id="headers"><tr><th>name</th><th>value</th></tr>{headers}</table>
 <h2>The walk, hop by hop</h2>
 <table id="steps"><tr><th>hop</th><th>from</th><th>entry</th><th>verdict</th></tr>{steps}</table>
+{_layer4_html(report["layer4"])}
 <h2>Configuration</h2>
 <p>Trusted proxies: <code>{_cell(", ".join(config["trusted_proxies"]) or "(nothing)")}</code>;
 header: <code>{_cell(", ".join(config["header"]))}</code>; trusted hops: {_cell(config["trusted_hops"])};
-max hops: {_cell(config["max_hops"])}; proto header: {_cell(config["proto_header"])}.</p>
+max hops: {_cell(config["max_hops"])}; proto header: {_cell(config["proto_header"])};
+Layer-4 load balancers: <code>{_cell(", ".join(config["layer4_proxies"]) or "(none)")}</code>.</p>
 </body>
 </html>
 """
+
+
+def _carried(details: Any) -> Any:
+    """What the balancer carried, JSON-ready: a PROXY header's fields and TLVs, a TOA address, or None."""
+    as_dict = getattr(details, "as_dict", None)
+    return as_dict() if as_dict is not None else details
+
+
+def _layer4_html(layer4: dict[str, Any] | None) -> str:
+    """The Layer-4 section: what the load balancer carried for this connection (a PROXY header's fields and TLVs,
+    or a TOA address), escaped like everything else."""
+    if layer4 is None:
+        return ""
+    carried = layer4["carried"]
+    if carried is None:
+        rows = '<tr><td colspan="2">(nothing for this connection: a direct client, or a health check)</td></tr>'
+    elif isinstance(carried, dict):
+        rows = "".join(
+            f"<tr><td>{_cell(name)}</td><td><code>{_cell(json.dumps(value, default=str))}</code></td></tr>"
+            for name, value in carried.items()
+        )
+    else:
+        rows = f"<tr><td>address</td><td><code>{_cell(carried)}</code></td></tr>"
+    return (
+        f"<h2>Layer 4: {_cell(layer4['kind'])}</h2>\n"
+        f'<table id="layer4"><tr><th>field</th><th>value</th></tr>{rows}</table>'
+    )

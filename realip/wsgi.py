@@ -45,7 +45,15 @@ from .resolver import Resolver, Result
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["ORIG_KEY", "RESULT_KEY", "STRICT_KEY", "RealIPMiddleware", "StrictWSGIRequestHandler", "environ_key"]
+__all__ = [
+    "LAYER4_KEY",
+    "ORIG_KEY",
+    "RESULT_KEY",
+    "STRICT_KEY",
+    "RealIPMiddleware",
+    "StrictWSGIRequestHandler",
+    "environ_key",
+]
 
 logger = logging.getLogger("realip")
 
@@ -54,6 +62,8 @@ logger = logging.getLogger("realip")
 ORIG_KEY = "realip.orig"
 #: Environ key of the :class:`~realip.Result` for the request.
 RESULT_KEY = "realip.result"
+#: Environ key of what a Layer-4 load balancer carried (with ``layer4=``): the PROXY header, or the TOA address.
+LAYER4_KEY = "realip.layer4"
 #: Environ key :class:`StrictWSGIRequestHandler` sets, so the middleware knows look-alike headers were dropped.
 STRICT_KEY = "realip.strict_headers"
 
@@ -80,12 +90,12 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_log_failure", "_resolve", "_single", "_toa", "_warned", "app", "resolver")
+    __slots__ = ("_keys", "_layer4", "_log_failure", "_resolve", "_single", "_warned", "app", "resolver")
 
     def __init__(
-        self, app: WSGIApplication, *, resolver: Resolver | None = None, toa: Any = None, **resolver_options: Any
+        self, app: WSGIApplication, *, resolver: Resolver | None = None, layer4: Any = None, **resolver_options: Any
     ) -> None:
-        self.resolver, self._toa = adapter_setup("RealIPMiddleware", resolver, toa, resolver_options)
+        self.resolver, self._layer4 = adapter_setup("RealIPMiddleware", resolver, layer4, resolver_options)
         resolver = self.resolver
         self.app = app
         self._resolve = resolver.resolve
@@ -104,6 +114,8 @@ class RealIPMiddleware:
             result = self._resolve_environ(environ, address, port)
             environ[ORIG_KEY] = {"REMOTE_ADDR": address, "REMOTE_PORT": port, "wsgi.url_scheme": environ.get(_SCHEME)}
             environ[RESULT_KEY] = result
+            if self._layer4 is not None:
+                environ[LAYER4_KEY] = self._layer4.details_wsgi(environ)
             if result.client_ip is not None:
                 environ["REMOTE_ADDR"] = result.client_ip
             if result.source != "peer":  # the client's port replaces the proxy's, or goes
@@ -140,7 +152,7 @@ class RealIPMiddleware:
                 headers = [] if value is None else [(single[0], value)]
             else:
                 headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            return self._resolve(peer, headers, self._toa and self._toa.lookup_wsgi(environ))
+            return self._resolve(peer, headers, None if self._layer4 is None else self._layer4.wsgi(environ))
         except Exception:
             self._log_failure(address)
             return self._resolve(peer, ())

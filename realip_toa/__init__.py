@@ -4,8 +4,8 @@ A full-NAT load balancer (Alibaba LVS, iQIYI dpvs, Tencent, Huawei, UCloud, JD) 
 with its own and carries the client's address and port in a TCP option. This package reads that option in user space
 in one of three ways (see :class:`TOASource`): a loaded ``toa.ko`` kernel module (``"kernel"``), the SYN the kernel
 saved for the connection (``"saved-syn"``, no privileges), or a packet capture that sees the handshake ACK and first
-data segments (``"capture"``, needs ``CAP_NET_RAW``). Hand the answer to ``Resolver.resolve(peer, headers, toa=...)``:
-the core believes it only when the peer (the load balancer) is a trusted proxy.
+data segments (``"capture"``, needs ``CAP_NET_RAW``). realip's ``layer4="toa:MODE"`` option hands the answer to its
+resolver, which believes it only when the peer is one of its ``layer4_proxies`` (the load balancers).
 
 The byte parser is a small C extension with a pure-Python twin giving the same answers; ``IMPLEMENTATION`` says which
 one is active (``"c"`` or ``"python"``); ``REALIP_TOA_PURE=1`` in the environment forces the pure one.
@@ -75,7 +75,7 @@ class TOAConfigError(ValueError):
     """A Layer-4 configuration realip_toa cannot use (bad mode, kind, port, or a missing privilege); raised at start-up.
 
     realip_toa is the lower layer and imports nothing from ``realip``; realip's adapters turn this error into a
-    ``realip.ConfigError`` that names their own setting (``toa=``, ``REALIP_TOA``, ``REALIP["TOA"]``).
+    ``realip.ConfigError`` that names their own setting (``layer4=``, ``REALIP_LAYER4``, ``REALIP["LAYER4"]``).
     """
 
 
@@ -88,7 +88,7 @@ class TOA(NamedTuple):
 
     @property
     def address(self) -> tuple[str, int]:
-        """``(ip, port)``: the form ``Resolver.resolve(..., toa=)`` takes."""
+        """``(ip, port)``: the address ``Resolver.resolve(..., ("toa", address))`` takes."""
         return (self.ip, self.port)
 
 

@@ -1,4 +1,4 @@
-"""Gunicorn server hooks for realip_toa, configured by ``REALIP_TOA`` (see ``TOASource.from_env``).
+"""Gunicorn server hooks for realip_toa, configured by ``REALIP_LAYER4=toa:MODE`` (see ``TOASource.from_env``).
 
 In a gunicorn config file::
 

@@ -2,9 +2,8 @@
 
 gunicorn's own ``--proxy-protocol`` takes a header "if present" and checks ``proxy_allow_ips`` only when one
 arrives; these workers require it from trusted peers, refuse it from others and bound its arrival by a timeout
-(see :mod:`realip_toa.proxy_listener`). Leave gunicorn's own option off. Configure with the
-``REALIP_PROXY_PROTOCOL_*`` variables (``REALIP_TRUSTED_PROXIES`` names the load balancers when
-``REALIP_PROXY_PROTOCOL_TRUSTED`` is unset)::
+(see :mod:`realip_toa.proxy_listener`). Leave gunicorn's own option off. ``REALIP_LAYER4_PROXIES`` names the load
+balancers (the same variable realip's adapters read) and the ``REALIP_PROXY_PROTOCOL_*`` variables tune the rest::
 
     gunicorn --worker-class realip_toa.gunicorn_workers.ProxyProtocolSyncWorker app:app
     gunicorn --worker-class realip_toa.gunicorn_workers.ProxyProtocolThreadWorker --threads 8 app:app

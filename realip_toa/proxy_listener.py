@@ -15,8 +15,9 @@ address. So the policy is per listener and never guesses:
 
 A header's source takes the peer's place exactly as a TOA address does: the hooks record each connection's header
 by its 4-tuple, and :class:`ProxyProtocolSource` answers ``lookup_asgi(scope)`` / ``lookup_wsgi(environ)`` with the
-``(ip, port)`` the header carried, the form realip's ``toa=`` option takes. realip then believes it only because
-the peer is trusted: an untrusted source address is the client, a trusted one continues the header walk.
+``(ip, port)`` the header carried, which realip's ``layer4="proxy-protocol"`` option hands to the resolver. realip
+believes it only from its ``layer4_proxies``: an untrusted source address is the client, a trusted one continues the
+header walk.
 """
 
 from __future__ import annotations
@@ -209,17 +210,15 @@ class ProxyProtocolPolicy:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProxyProtocolPolicy:
-        """From ``REALIP_PROXY_PROTOCOL_TRUSTED`` (else ``REALIP_TRUSTED_PROXIES``), ``..._TIMEOUT``,
-        ``..._MAX_HEADER``, ``..._MIGRATE_UNTIL`` and ``..._UNTRUSTED``."""
+        """From ``REALIP_LAYER4_PROXIES`` (the load balancers: the same variable realip's adapters read), and
+        ``REALIP_PROXY_PROTOCOL_TIMEOUT``, ``..._MAX_HEADER``, ``..._MIGRATE_UNTIL`` and ``..._UNTRUSTED``."""
         env = os.environ if environ is None else environ
-        setting = "REALIP_PROXY_PROTOCOL_TRUSTED"
+        setting = "REALIP_LAYER4_PROXIES"
         trusted = env.get(setting, "").strip()
         if not trusted:
-            setting, trusted = "REALIP_TRUSTED_PROXIES", env.get("REALIP_TRUSTED_PROXIES", "").strip()
-        if not trusted:
             raise TOAConfigError(
-                "PROXY protocol needs the load balancers' addresses: set REALIP_PROXY_PROTOCOL_TRUSTED (or "
-                "REALIP_TRUSTED_PROXIES), e.g. 100.64.0.0/10 for Tencent CLB"
+                "PROXY protocol needs the load balancers' addresses: set REALIP_LAYER4_PROXIES, e.g. 100.64.0.0/10 "
+                "for Tencent CLB (a header is required from them and refused from everyone else)"
             )
         number: dict[str, float] = {}
         for key, default in (("TIMEOUT", DEFAULT_TIMEOUT), ("MAX_HEADER", DEFAULT_MAX_HEADER)):
@@ -365,9 +364,9 @@ class ProxyProtocolSource:
     """The PROXY protocol as a Layer-4 source for realip's adapters, with the listener ``policy`` the hooks enforce.
 
     ``lookup_asgi(scope)`` / ``lookup_wsgi(environ)`` return the ``(ip, port)`` the connection's header carried
-    (``None`` without one: LOCAL, UNKNOWN/UNSPEC, UNIX, an untrusted direct client, the migrate window), the form
-    realip's ``toa=`` option takes; ``header_asgi`` / ``header_wsgi`` return the whole :class:`ProxyHeader` (TLVs
-    included, e.g. ``header.tlvs.aws_vpce_id`` for an allow-list). Lookups never raise.
+    (``None`` without one: LOCAL, UNKNOWN/UNSPEC, UNIX, an untrusted direct client, the migrate window), which
+    realip's ``layer4=`` option hands to the resolver; ``header_asgi`` / ``header_wsgi`` return the whole
+    :class:`ProxyHeader` (TLVs included, e.g. ``header.tlvs.aws_vpce_id`` for an allow-list). Lookups never raise.
     """
 
     mode = "proxy-protocol"
@@ -435,7 +434,7 @@ class ProxyProtocolSource:
         return self.header(scope.get("client"), scope.get("server"))
 
     def lookup_asgi(self, scope: Mapping[str, Any]) -> tuple[str, int] | None:
-        """The header's source for an ASGI scope (the ``toa=`` form)."""
+        """The header's source for an ASGI scope: ``(ip, port)``."""
         header = self.header_asgi(scope)
         return None if header is None else header.source
 
@@ -452,7 +451,7 @@ class ProxyProtocolSource:
         return self.header(peer, local)
 
     def lookup_wsgi(self, environ: MutableMapping[str, Any]) -> tuple[str, int] | None:
-        """The header's source for a WSGI environ (the ``toa=`` form)."""
+        """The header's source for a WSGI environ: ``(ip, port)``."""
         header = self.header_wsgi(environ)
         return None if header is None else header.source
 

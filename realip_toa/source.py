@@ -3,7 +3,7 @@
     source = TOASource("capture", ports=[8000])       # or "saved-syn", or "kernel"
     source.start()                                     # at start-up, in the serving process
     toa = source.lookup_asgi(scope)                    # -> ("198.51.100.7", 40123) or None
-    result = resolver.resolve(scope["client"], scope["headers"], toa=toa)
+    result = resolver.resolve(scope["client"], scope["headers"], ("toa", toa) if toa else None)
 
 Lookups never raise for bad request data: anything unusable gives ``None`` and the request proceeds with its peer.
 """
@@ -82,12 +82,14 @@ class TOASource:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TOASource | None:
-        """Build from ``REALIP_TOA`` (mode; unset or empty: ``None``), ``REALIP_TOA_KINDS`` (``254/8,200/8``),
-        ``REALIP_TOA_PORTS`` (``8000,8443``) and ``REALIP_TOA_INTERFACE``."""
+        """Build from ``REALIP_LAYER4`` (``toa:capture``, ``toa:saved-syn`` or ``toa:kernel``; anything else, or
+        unset: ``None``), ``REALIP_TOA_KINDS`` (``254/8,200/8``), ``REALIP_TOA_PORTS`` (``8000,8443``) and
+        ``REALIP_TOA_INTERFACE``."""
         env = os.environ if environ is None else environ
-        mode = env.get("REALIP_TOA", "").strip()
-        if not mode or mode.lower() in ("0", "off", "none", "false"):
+        layer4 = env.get("REALIP_LAYER4", "").strip()
+        if not layer4.lower().startswith("toa:"):
             return None
+        mode = layer4[4:]
         kinds = parse_kinds(env.get("REALIP_TOA_KINDS", ""))
         ports = []
         for entry in filter(None, (p.strip() for p in env.get("REALIP_TOA_PORTS", "").split(","))):
@@ -99,9 +101,9 @@ class TOASource:
 
     @classmethod
     def coerce(cls, value: TOASource | str | None) -> TOASource | None:
-        """The adapters' ``toa=`` option: a TOASource, a mode string (``"capture"``), ``None`` (off), or another
-        Layer-4 source with the same three methods the adapters call (``start``, ``lookup_asgi``, ``lookup_wsgi``),
-        such as :class:`realip_toa.proxy_listener.ProxyProtocolSource`."""
+        """A TOASource, a mode string (``"capture"``), ``None`` (off), or another Layer-4 source with the three
+        methods realip's adapters call (``start``, ``lookup_asgi``, ``lookup_wsgi``), such as
+        :class:`realip_toa.proxy_listener.ProxyProtocolSource`."""
         if value is None or isinstance(value, TOASource):
             return value
         if isinstance(value, str):
@@ -111,7 +113,7 @@ class TOASource:
             # core will name: see the README's Layer-4 section).
             return cast(TOASource, value)
         raise TOAConfigError(
-            f"toa={value!r}: expected a realip_toa.TOASource, a mode string, a ProxyProtocolSource, or None"
+            f"{value!r}: expected a realip_toa.TOASource, a mode string, a ProxyProtocolSource, or None"
         )
 
     def start(self) -> None:

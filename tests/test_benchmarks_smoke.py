@@ -68,7 +68,7 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     png = (out / "benchmarks.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     rows = targets(results)
-    assert len(rows) == 41
+    assert len(rows) == 43
     timed = [row for row in rows if not row.target.startswith(("server", "TOA"))]
     assert all(row.ratio is not None and row.met is not None for row in timed), timed
     assert re.search(r"\| S3 within 1\.5x of the composite floor \| S3 warm \| [\d.]+ µs \|", text)

@@ -720,7 +720,7 @@ def test_example_reads_realip_variables(servers: Servers) -> None:
 # -- TOA (a Layer-4 load balancer's TCP option) ------------------------------------------------------------------
 
 
-def test_toa_setting_gives_the_client_behind_a_trusted_load_balancer() -> None:
+def test_layer4_setting_gives_the_client_behind_a_load_balancer() -> None:
     from realip_toa import TOA
     from realip_toa._table import conn_key
     from realip_toa.source import REGISTRY
@@ -730,18 +730,23 @@ def test_toa_setting_gives_the_client_behind_a_trusted_load_balancer() -> None:
     REGISTRY.put(key, TOA(254, "198.51.100.7", 51234))  # as the uvicorn hook does when it reads the saved SYN
     try:
         for trusted, expected in ((["cgnat"], ("198.51.100.7", "toa")), (["10.0.0.0/8"], ("100.64.0.1", "peer"))):
-            with override_settings(REALIP={"TRUSTED_PROXIES": trusted, "TOA": "saved-syn"}):
+            with override_settings(REALIP={"LAYER4_PROXIES": trusted, "LAYER4": "toa:saved-syn"}):
                 request = RequestFactory().get(
                     "/", REMOTE_ADDR="100.64.0.1", REMOTE_PORT="40000", SERVER_ADDR="100.64.9.9", SERVER_PORT="8000"
                 )
                 middleware()(request)
             assert (request.client_ip, request.realip.source) == expected
+            assert request.realip_layer4 == ("198.51.100.7", 51234)  # what the balancer carried, believed or not
     finally:
         REGISTRY.forget(key)
 
 
-def test_check_reports_a_bad_toa_mode() -> None:
-    [message] = check_messages(REALIP={"TOA": "always"})
+def test_check_reports_a_bad_layer4_kind_and_missing_balancers() -> None:
+    [message] = check_messages(REALIP={"LAYER4": "always"})
     assert message.id == "realip.E009"
-    assert re.search(r"REALIP\[\"TOA\"\]: TOA mode 'always'", message.msg), message.msg
-    assert message.hint.startswith('Set TOA to "capture"')
+    assert re.search(r"REALIP\[\"LAYER4\"\]='always' is not one of proxy-protocol", message.msg), message.msg
+    assert message.hint.startswith('Set LAYER4 to "proxy-protocol"')
+    [message] = check_messages(REALIP={"LAYER4": "proxy-protocol"})
+    assert (message.id, message.hint[:23]) == ("realip.E010", "List the Layer-4 load b")
+    [message] = check_messages(REALIP={"LAYER4": "toa:capture", "LAYER4_PROXIES": ["10.0.0.1/8"]})
+    assert message.id == "realip.E010" and "layer4_proxies[0]='10.0.0.1/8'" in message.msg

@@ -33,14 +33,25 @@ METHODS = (
 #: What every app container must take from its ConfigMap: what ``realip.env.resolver_options_from_env`` reads.
 VARIABLES = ("REALIP_TRUSTED_PROXIES", "REALIP_HEADER", "REALIP_TRUSTED_HOPS", "REALIP_PROTO_HEADER")
 #: The only addresses the manifests may name: documentation, shared (CGNAT), private, loopback and "any" ranges.
-ALLOWED_V4 = tuple(ipaddress.ip_network(net) for net in (
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "100.64.0.0/10",
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "0.0.0.0/32",
-))
+ALLOWED_V4 = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "100.64.0.0/10",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "0.0.0.0/32",
+    )
+)
 PLACEHOLDER = "# replace with your"
 
 
 # -- loading ------------------------------------------------------------------------------------------------------
+
 
 def yaml_files(method: str) -> list[Path]:
     return sorted((ROOT / method).glob("*.yaml"))
@@ -76,6 +87,7 @@ def resolver(method: str, **overrides: object) -> Resolver:
 
 
 # -- the manifests are well formed ---------------------------------------------------------------------------------
+
 
 def test_every_method_directory_is_listed() -> None:
     found = {str(path.parent.relative_to(ROOT)) for path in ROOT.rglob("*.yaml")}
@@ -158,8 +170,11 @@ def test_method_specific_settings() -> None:
 
     expected = {
         "04-ingress-nginx/a-defaults": {"use-forwarded-headers": "false", "compute-full-forwarded-for": "false"},
-        "04-ingress-nginx/b-full-forwarded-for": {"use-forwarded-headers": "true", "compute-full-forwarded-for": "true",
-                                                  "proxy-real-ip-cidr": "10.0.0.0/16"},
+        "04-ingress-nginx/b-full-forwarded-for": {
+            "use-forwarded-headers": "true",
+            "compute-full-forwarded-for": "true",
+            "proxy-real-ip-cidr": "10.0.0.0/16",
+        },
     }
     for method, settings in expected.items():
         controller = {doc["kind"]: doc for doc in documents(method) if doc["metadata"].get("namespace")}
@@ -170,10 +185,11 @@ def test_method_specific_settings() -> None:
         assert ingress["spec"]["ingressClassName"] == "nginx"
 
     (toa_map,) = objects("05-toa", "ConfigMap")
-    assert "REALIP_TOA" not in toa_map["data"], "the probe reads no TOA yet: the entry stays commented out"
+    assert "REALIP_LAYER4" not in toa_map["data"], "kernel mode by default: the user-space lines stay commented out"
     text = (ROOT / "05-toa" / "realip-demo.yaml").read_text("utf-8")
-    assert re.search(r'^\s+# REALIP_TOA: "capture"\s+# for your own app', text, re.MULTILINE)
-    assert "planned" not in text and "add the LB's NAT range" in text  # realip_toa exists; it needs the LB trusted
+    assert re.search(r'^\s+# REALIP_LAYER4: "toa:capture"$', text, re.MULTILINE)
+    assert re.search(r'^\s+# REALIP_LAYER4_PROXIES: "100.64.0.0/10"', text, re.MULTILINE)
+    assert "planned" not in text and "REALIP_LAYER4_PROXIES (not to REALIP_TRUSTED_PROXIES" in text
     (toa_service,) = objects("05-toa", "Service")
     assert toa_service["spec"]["externalTrafficPolicy"] == "Local"
 
@@ -210,56 +226,164 @@ XFF, XRI, XFP, XOFF = "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Or
 
 CASES = (
     # 1. L4 CLB + externalTrafficPolicy Local: no SNAT, no proxy headers; everything in a header is the client's.
-    Case("01-service-local", "Local: peer is the client, its XFF/X-Real-IP/proto are forged",
-         "203.0.113.10", ((XFF, FORGED), (XRI, FORGED), (XFP, "https")), "203.0.113.10", None, FORGED),
-    Case("01-service-local", "Local, IPv6 client: peer is the client",
-         "2001:db8::10", ((XFF, FORGED),), "2001:db8::10", None, FORGED),
+    Case(
+        "01-service-local",
+        "Local: peer is the client, its XFF/X-Real-IP/proto are forged",
+        "203.0.113.10",
+        ((XFF, FORGED), (XRI, FORGED), (XFP, "https")),
+        "203.0.113.10",
+        None,
+        FORGED,
+    ),
+    Case(
+        "01-service-local",
+        "Local, IPv6 client: peer is the client",
+        "2001:db8::10",
+        ((XFF, FORGED),),
+        "2001:db8::10",
+        None,
+        FORGED,
+    ),
     # 2. CLB direct to pod: L4 peer is the client; L7 peer is the CLB (or the client), headers from the CLB.
-    Case("02-clb-direct-to-pod", "L4 direct: peer is the client, its XFF is forged",
-         "203.0.113.20", ((XFF, FORGED), (XFP, "https")), "203.0.113.20", None, FORGED),
-    Case("02-clb-direct-to-pod", "L7 direct: the CLB appends the client to the client's own XFF",
-         "100.64.3.4", ((XFF, f"{FORGED}, 203.0.113.21"), (XRI, "203.0.113.21"), (XFP, "https")),
-         "203.0.113.21", "https", FORGED),
-    Case("02-clb-direct-to-pod", "L7 direct: forged entries naming the CLB range stay left of the client",
-         "100.64.3.4", ((XFF, f"100.64.9.9, {FORGED}, 203.0.113.24"), (XRI, "203.0.113.24"), (XFP, "https")),
-         "203.0.113.24", "https", "100.64.9.9"),
-    Case("02-clb-direct-to-pod", "L7 direct: the CLB replaced XFF with the client",
-         "100.64.3.4", ((XFF, "203.0.113.22"), (XRI, "203.0.113.22"), (XFP, "http")),
-         "203.0.113.22", "http", None),
-    Case("02-clb-direct-to-pod", "L7 direct, short backend connection: peer is the client itself",
-         "203.0.113.23", ((XFF, f"{FORGED}, 203.0.113.23"), (XRI, "203.0.113.23"), (XFP, "https")),
-         "203.0.113.23", None, FORGED),
+    Case(
+        "02-clb-direct-to-pod",
+        "L4 direct: peer is the client, its XFF is forged",
+        "203.0.113.20",
+        ((XFF, FORGED), (XFP, "https")),
+        "203.0.113.20",
+        None,
+        FORGED,
+    ),
+    Case(
+        "02-clb-direct-to-pod",
+        "L7 direct: the CLB appends the client to the client's own XFF",
+        "100.64.3.4",
+        ((XFF, f"{FORGED}, 203.0.113.21"), (XRI, "203.0.113.21"), (XFP, "https")),
+        "203.0.113.21",
+        "https",
+        FORGED,
+    ),
+    Case(
+        "02-clb-direct-to-pod",
+        "L7 direct: forged entries naming the CLB range stay left of the client",
+        "100.64.3.4",
+        ((XFF, f"100.64.9.9, {FORGED}, 203.0.113.24"), (XRI, "203.0.113.24"), (XFP, "https")),
+        "203.0.113.24",
+        "https",
+        "100.64.9.9",
+    ),
+    Case(
+        "02-clb-direct-to-pod",
+        "L7 direct: the CLB replaced XFF with the client",
+        "100.64.3.4",
+        ((XFF, "203.0.113.22"), (XRI, "203.0.113.22"), (XFP, "http")),
+        "203.0.113.22",
+        "http",
+        None,
+    ),
+    Case(
+        "02-clb-direct-to-pod",
+        "L7 direct, short backend connection: peer is the client itself",
+        "203.0.113.23",
+        ((XFF, f"{FORGED}, 203.0.113.23"), (XRI, "203.0.113.23"), (XFP, "https")),
+        "203.0.113.23",
+        None,
+        FORGED,
+    ),
     # 3. TKE Ingress -> NodePort: kube-proxy SNATs to a node address; XFF from the CLB.
-    Case("03-tke-ingress", "CLB L7 -> NodePort, pod on another node: peer is that node's VPC address",
-         "10.0.1.17", ((XFF, f"{FORGED}, 203.0.113.30"), (XRI, "203.0.113.30"), (XFP, "https")),
-         "203.0.113.30", "https", FORGED),
-    Case("03-tke-ingress", "CLB L7 -> NodePort, pod on the same node: peer is the node's bridge address",
-         "172.16.0.1", ((XFF, f"{FORGED}, 203.0.113.31"), (XRI, "203.0.113.31"), (XFP, "http")),
-         "203.0.113.31", "http", FORGED),
+    Case(
+        "03-tke-ingress",
+        "CLB L7 -> NodePort, pod on another node: peer is that node's VPC address",
+        "10.0.1.17",
+        ((XFF, f"{FORGED}, 203.0.113.30"), (XRI, "203.0.113.30"), (XFP, "https")),
+        "203.0.113.30",
+        "https",
+        FORGED,
+    ),
+    Case(
+        "03-tke-ingress",
+        "CLB L7 -> NodePort, pod on the same node: peer is the node's bridge address",
+        "172.16.0.1",
+        ((XFF, f"{FORGED}, 203.0.113.31"), (XRI, "203.0.113.31"), (XFP, "http")),
+        "203.0.113.31",
+        "http",
+        FORGED,
+    ),
     # 4a. ingress-nginx defaults: XFF replaced by its peer (the client), the client's XFF moved to X-Original-...
-    Case("04-ingress-nginx/a-defaults", "defaults: XFF = client, the client's XFF moved to X-Original-Forwarded-For",
-         "172.16.3.7", ((XRI, "203.0.113.40"), (XFF, "203.0.113.40"), (XFP, "https"), (XOFF, FORGED)),
-         "203.0.113.40", "https", FORGED),
-    Case("04-ingress-nginx/a-defaults", "defaults: a forged multi-entry XFF, plain http",
-         "172.16.3.7", ((XRI, "203.0.113.41"), (XFF, "203.0.113.41"), (XFP, "http"), (XOFF, f"{FORGED}, 192.0.2.9")),
-         "203.0.113.41", "http", FORGED),
-    Case("04-ingress-nginx/a-defaults", "defaults: the client sent no XFF, so no X-Original-Forwarded-For",
-         "172.16.3.7", ((XRI, "203.0.113.42"), (XFF, "203.0.113.42"), (XFP, "https")),
-         "203.0.113.42", "https", None),
+    Case(
+        "04-ingress-nginx/a-defaults",
+        "defaults: XFF = client, the client's XFF moved to X-Original-Forwarded-For",
+        "172.16.3.7",
+        ((XRI, "203.0.113.40"), (XFF, "203.0.113.40"), (XFP, "https"), (XOFF, FORGED)),
+        "203.0.113.40",
+        "https",
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/a-defaults",
+        "defaults: a forged multi-entry XFF, plain http",
+        "172.16.3.7",
+        ((XRI, "203.0.113.41"), (XFF, "203.0.113.41"), (XFP, "http"), (XOFF, f"{FORGED}, 192.0.2.9")),
+        "203.0.113.41",
+        "http",
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/a-defaults",
+        "defaults: the client sent no XFF, so no X-Original-Forwarded-For",
+        "172.16.3.7",
+        ((XRI, "203.0.113.42"), (XFF, "203.0.113.42"), (XFP, "https")),
+        "203.0.113.42",
+        "https",
+        None,
+    ),
     # 4b. use-forwarded-headers + compute-full-forwarded-for: XFF = the client's XFF + ", " + the client.
-    Case("04-ingress-nginx/b-full-forwarded-for", "full XFF: the client's own XFF, then the client; proto is forged",
-         "172.16.3.7", ((XRI, "203.0.113.50"), (XFF, f"{FORGED}, 203.0.113.50"), (XFP, "https")),
-         "203.0.113.50", None, FORGED),
-    Case("04-ingress-nginx/b-full-forwarded-for", "full XFF: a forged multi-entry XFF",
-         "172.16.3.7", ((XRI, "203.0.113.51"), (XFF, f"{FORGED}, 192.0.2.9, 203.0.113.51")),
-         "203.0.113.51", None, FORGED),
-    Case("04-ingress-nginx/b-full-forwarded-for", "full XFF: the client sent no XFF",
-         "172.16.3.7", ((XRI, "203.0.113.52"), (XFF, "203.0.113.52")), "203.0.113.52", None, None),
+    Case(
+        "04-ingress-nginx/b-full-forwarded-for",
+        "full XFF: the client's own XFF, then the client; proto is forged",
+        "172.16.3.7",
+        ((XRI, "203.0.113.50"), (XFF, f"{FORGED}, 203.0.113.50"), (XFP, "https")),
+        "203.0.113.50",
+        None,
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/b-full-forwarded-for",
+        "full XFF: a forged multi-entry XFF",
+        "172.16.3.7",
+        ((XRI, "203.0.113.51"), (XFF, f"{FORGED}, 192.0.2.9, 203.0.113.51")),
+        "203.0.113.51",
+        None,
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/b-full-forwarded-for",
+        "full XFF: the client sent no XFF",
+        "172.16.3.7",
+        ((XRI, "203.0.113.52"), (XFF, "203.0.113.52")),
+        "203.0.113.52",
+        None,
+        None,
+    ),
     # 5. TOA: with toa.ko on the node getpeername() is the client; without it, the LB's NAT address.
-    Case("05-toa", "toa.ko on the node: peer is the client, its XFF is forged",
-         "203.0.113.60", ((XFF, FORGED),), "203.0.113.60", None, FORGED),
-    Case("05-toa", "no toa.ko: peer is the LB's NAT address, reported as is (the limit without TOA)",
-         "100.64.5.6", ((XFF, FORGED),), "100.64.5.6", None, FORGED),
+    Case(
+        "05-toa",
+        "toa.ko on the node: peer is the client, its XFF is forged",
+        "203.0.113.60",
+        ((XFF, FORGED),),
+        "203.0.113.60",
+        None,
+        FORGED,
+    ),
+    Case(
+        "05-toa",
+        "no toa.ko: peer is the LB's NAT address, reported as is (the limit without TOA)",
+        "100.64.5.6",
+        ((XFF, FORGED),),
+        "100.64.5.6",
+        None,
+        FORGED,
+    ),
 )
 
 
@@ -288,6 +412,7 @@ def test_every_method_has_a_forged_case() -> None:
 
 # -- the container's own command line and environment start the real probe ----------------------------------------
 
+
 @pytest.mark.parametrize("method", METHODS)
 def test_the_probe_starts_with_the_manifest_settings(method: str) -> None:
     (container,) = the_deployment(method)["spec"]["template"]["spec"]["containers"]
@@ -306,6 +431,7 @@ def test_the_probe_starts_with_the_manifest_settings(method: str) -> None:
         "trusted_hops": expected.trusted_hops,
         "max_hops": expected.max_hops,
         "proto_header": expected.proto_header,
+        "layer4_proxies": list(expected.layer4_proxies),
     }
     assert report["client"]["client_ip"] == "127.0.0.1"
     assert f"trusted proxies: {', '.join(expected.trusted_proxies)};" in log

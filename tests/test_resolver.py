@@ -446,36 +446,53 @@ def test_header_list_is_accepted_like_a_tuple() -> None:
     )
 
 
-# -- TOA (a Layer-4 load balancer's TCP option) ---------------------------------------------------------------
+# -- Layer 4: a load balancer's TOA or PROXY protocol client -----------------------------------------------------
+
+BALANCER = "192.0.2.1"  # a load balancer that writes no header: not in TRUST
+L4 = Resolver(trusted_proxies=TRUST, layer4_proxies=[BALANCER])
 
 
-def test_toa_replaces_a_trusted_peer_and_is_the_client_when_untrusted() -> None:
-    resolver = Resolver(trusted_proxies=TRUST)
-    r = resolver.resolve(("10.1.2.3", 4000), {XFF: "192.0.2.66"}, toa=("198.51.100.7", 5555))
-    assert (r.client_ip, r.client_port, r.source, r.reason) == ("198.51.100.7", 5555, "toa", Reason.TOA)
-    assert (r.peer, r.peer_port, r.proxies, r.scheme) == ("10.1.2.3", 4000, ("10.1.2.3",), None)
+def test_a_balancer_carried_client_replaces_the_peer_and_is_the_client_when_untrusted() -> None:
+    for kind in ("toa", "proxy-protocol"):
+        r = L4.resolve((BALANCER, 4000), {XFF: "192.0.2.66"}, (kind, ("198.51.100.7", 5555)))
+        assert (r.client_ip, r.client_port, r.source, r.reason) == ("198.51.100.7", 5555, kind, Reason.LAYER4)
+        assert (r.peer, r.peer_port, r.proxies, r.scheme) == (BALANCER, 4000, (BALANCER,), None)
 
 
-def test_toa_from_an_untrusted_peer_is_ignored() -> None:
-    r = Resolver(trusted_proxies=TRUST).resolve(("203.0.113.9", 4000), {}, toa=("198.51.100.7", 5555))
+def test_a_carried_client_from_a_peer_that_is_not_a_balancer_is_ignored() -> None:
+    r = L4.resolve(("203.0.113.9", 4000), {}, ("toa", ("198.51.100.7", 5555)))
     assert (r.client_ip, r.source, r.reason) == ("203.0.113.9", "peer", Reason.UNTRUSTED_PEER)
+    r = L4.resolve(("10.1.2.3", 4000), {XFF: "192.0.2.66"}, ("toa", ("198.51.100.7", 5555)))  # a header proxy
+    assert (r.client_ip, r.source) == ("192.0.2.66", "x-forwarded-for")
+    r = Resolver(trusted_proxies=[BALANCER]).resolve(BALANCER, {}, ("toa", ("198.51.100.7", 5555)))  # no balancers
+    assert (r.client_ip, r.source, r.reason) == (BALANCER, "peer", Reason.NO_HEADER)
 
 
-def test_trusted_toa_address_continues_the_header_walk() -> None:
-    resolver = Resolver(trusted_proxies=TRUST)
-    r = resolver.resolve("10.1.2.3", {XFF: "198.51.100.7"}, toa=("100.64.0.5", 1000))
-    assert (r.client_ip, r.source, r.proxies) == ("198.51.100.7", "x-forwarded-for", ("10.1.2.3", "100.64.0.5"))
-    r = resolver.resolve("10.1.2.3", {}, toa=("100.64.0.5", 1000))
-    assert (r.client_ip, r.client_port, r.source, r.proxies) == ("100.64.0.5", 1000, "toa", ("10.1.2.3",))
-    r = resolver.resolve("10.1.2.3", {XFF: "junk"}, toa="[::ffff:100.64.0.5]:1000")
-    assert (r.client_ip, r.source, r.reason) == ("100.64.0.5", "toa", Reason.INVALID_ENTRY)
-    hops = Resolver(trusted_proxies=TRUST, trusted_hops=2)
-    r = hops.resolve("10.1.2.3", {XFF: "198.51.100.7"}, toa=("100.64.0.5", 1000))
+def test_a_balancer_without_a_carried_client_is_the_client_and_no_header_of_it_is_read() -> None:
+    """A Layer-4 balancer passes the client's bytes through, so a header it "sends" is the client's own."""
+    for layer4 in (None, ("proxy-protocol", None), ("toa", ("bogus", 1))):
+        r = L4.resolve((BALANCER, 4000), {XFF: "6.6.6.6"}, layer4)  # type: ignore[arg-type]
+        assert (r.client_ip, r.source, r.reason, r.examined) == (BALANCER, "peer", Reason.NO_LAYER4, 0)
+    both = Resolver(trusted_proxies=[BALANCER], layer4_proxies=[BALANCER])  # also a header proxy: then it is read
+    assert both.resolve(BALANCER, {XFF: "198.51.100.7"}).client_ip == "198.51.100.7"
+
+
+def test_a_trusted_carried_address_continues_the_header_walk() -> None:
+    r = L4.resolve(BALANCER, {XFF: "198.51.100.7"}, ("toa", ("100.64.0.5", 1000)))
+    assert (r.client_ip, r.source, r.proxies) == ("198.51.100.7", "x-forwarded-for", (BALANCER, "100.64.0.5"))
+    r = L4.resolve(BALANCER, {}, ("toa", ("100.64.0.5", 1000)))
+    assert (r.client_ip, r.client_port, r.source, r.proxies) == ("100.64.0.5", 1000, "toa", (BALANCER,))
+    r = L4.resolve(BALANCER, {XFF: "junk"}, ("proxy-protocol", "[::ffff:100.64.0.5]:1000"))
+    assert (r.client_ip, r.source, r.reason) == ("100.64.0.5", "proxy-protocol", Reason.INVALID_ENTRY)
+    hops = Resolver(trusted_proxies=TRUST, trusted_hops=2, layer4_proxies=[BALANCER])
+    r = hops.resolve(BALANCER, {XFF: "198.51.100.7"}, ("toa", ("100.64.0.5", 1000)))
     assert (r.client_ip, r.source, r.reason) == ("100.64.0.5", "toa", Reason.SHORT_CHAIN)
 
 
-def test_invalid_toa_is_ignored_and_ipv6_toa_is_canonical() -> None:
-    resolver = Resolver(trusted_proxies=TRUST)
-    assert resolver.resolve("10.1.2.3", {}, toa=("bogus", 1)).source == "peer"
-    r = resolver.resolve("10.1.2.3", {}, toa=("2001:DB8::7", 443))
+def test_an_ipv6_carried_client_is_canonical_and_a_unix_balancer_works() -> None:
+    r = L4.resolve(BALANCER, {}, ("toa", ("2001:DB8::7", 443)))
     assert (r.client_ip, r.client_port, r.source) == ("2001:db8::7", 443, "toa")
+    unix = Resolver(layer4_proxies=["unix"])
+    assert unix.resolve(None, {}, ("proxy-protocol", ("198.51.100.7", 1))).client_ip == "198.51.100.7"
+    assert unix.resolve(None, {XFF: "6.6.6.6"}).reason == Reason.NO_LAYER4
+    assert repr(L4).endswith("layer4_proxies=('192.0.2.1/32',))")

@@ -202,3 +202,61 @@ def test_bad_trust_entry_fails_at_startup() -> None:
     )
     assert done.returncode == 2
     assert "configuration error" in done.stderr and "10.0.0.0/33" in done.stderr
+
+
+# -- Layer 4: the probe behind a PROXY protocol load balancer ------------------------------------------------------
+
+BALANCER = "127.0.0.2"  # loopback too: a client socket bound to it reaches the probe as that peer
+
+
+@pytest.fixture(scope="module")
+def serve_proxy_protocol() -> Iterator[Server]:
+    """``realip serve --proxy-protocol --layer4-proxy 127.0.0.2``: a header is required from 127.0.0.2 only."""
+    argv = python("-m", "realip", "serve", "--port", "{port}", "--proxy-protocol", "--layer4-proxy", BALANCER,
+                  "--trust", "192.0.2.1")  # fmt: skip
+    with run_server(argv, ready_log=READY) as server:  # the readiness GET comes from 127.0.0.1: served plain
+        yield server
+
+
+def raw_request(server: Server, source: str, preamble: bytes) -> bytes:
+    """Everything the probe answers to ``preamble`` + a JSON GET sent from ``source`` (b"" if it closes at once)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(source, 0)) as sock:
+        sock.sendall(preamble + b"GET / HTTP/1.1\r\nHost: probe\r\nAccept: application/json\r\n"
+                     b"X-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n")  # fmt: skip
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_serve_proxy_protocol_shows_the_carried_client_and_header(serve_proxy_protocol: Server) -> None:
+    header = f"PROXY TCP4 198.51.100.7 127.0.0.1 5555 {serve_proxy_protocol.port}\r\n".encode()
+    reply = raw_request(serve_proxy_protocol, BALANCER, header)
+    report = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+    client = report["client"]
+    assert (client["client_ip"], client["client_port"], client["source"], client["reason"]) == (
+        "198.51.100.7", 5555, "proxy-protocol", "layer4")  # fmt: skip
+    assert report["peer"]["ip"] == BALANCER and report["layer4"]["kind"] == "proxy-protocol"
+    assert report["layer4"]["carried"]["source"] == ["198.51.100.7", 5555]
+    assert report["config"]["layer4_proxies"] == [f"{BALANCER}/32"]
+
+
+def test_serve_proxy_protocol_refuses_what_it_must(serve_proxy_protocol: Server) -> None:
+    """No header from the balancer, or a header from anyone else: closed, nothing believed; plain clients served."""
+    assert raw_request(serve_proxy_protocol, BALANCER, b"") == b""
+    header = f"PROXY TCP4 6.6.6.6 127.0.0.1 5555 {serve_proxy_protocol.port}\r\n".encode()
+    assert raw_request(serve_proxy_protocol, "127.0.0.1", header) == b""
+    plain = json.loads(raw_request(serve_proxy_protocol, "127.0.0.1", b"").split(b"\r\n\r\n", 1)[1])
+    assert (plain["client"]["client_ip"], plain["client"]["reason"], plain["layer4"]["carried"]) == (
+        "127.0.0.1", "untrusted-peer", None)  # fmt: skip
+    assert "6.6.6.6" not in serve_proxy_protocol.log()
+
+
+def test_serve_layer4_needs_the_balancers() -> None:
+    out = subprocess.run([sys.executable, "-m", "realip", "serve", "--toa", "saved-syn"], capture_output=True,
+                         text=True, timeout=60, env={k: v for k, v in __import__("os").environ.items()
+                                                     if not k.startswith("REALIP_")})  # fmt: skip
+    assert out.returncode == 2
+    assert "layer4='toa:saved-syn' needs layer4_proxies" in out.stderr

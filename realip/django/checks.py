@@ -10,7 +10,8 @@
 | ``realip.E006`` | ``PROTO_HEADER`` (or ``REALIP_PROTO_HEADER``) is not a header name |
 | ``realip.E007`` | ``REWRITE_REMOTE_ADDR`` is not True or False |
 | ``realip.E008`` | the middleware comes after a middleware that reads the client address or scheme |
-| ``realip.E009`` | ``TOA`` (or ``REALIP_TOA`` and its companions) is not a TOA mode ``realip_toa`` knows |
+| ``realip.E009`` | ``LAYER4`` (or ``REALIP_LAYER4``) is not a Layer-4 kind, or its source cannot start |
+| ``realip.E010`` | ``LAYER4_PROXIES`` (or ``REALIP_LAYER4_PROXIES``) holds a bad entry, or ``LAYER4`` needs it unset |
 | ``realip.W001`` | the app is installed but the middleware is not in ``MIDDLEWARE`` |
 | ``realip.W002`` | ``SECURE_PROXY_SSL_HEADER`` is set too: Django reads it first, so ``PROTO_HEADER`` is ignored |
 
@@ -35,8 +36,8 @@ _TOP = 'Put "realip.django.RealIPMiddleware" first in MIDDLEWARE.'
 HINTS: dict[str, str] = {
     "realip.E001": 'Make REALIP a dict, e.g. REALIP = {"TRUSTED_PROXIES": ["10.0.0.0/8"]}, or remove it to use the '
     "REALIP_* environment variables.",
-    "realip.E002": "The keys are: TRUSTED_PROXIES, HEADER, TRUSTED_HOPS, MAX_HOPS, PROTO_HEADER, REWRITE_REMOTE_ADDR, "
-    "TOA.",
+    "realip.E002": "The keys are: TRUSTED_PROXIES, HEADER, TRUSTED_HOPS, MAX_HOPS, PROTO_HEADER, LAYER4_PROXIES, "
+    "REWRITE_REMOTE_ADDR, LAYER4.",
     "realip.E003": "List the proxies you trust: addresses, CIDR networks, ranges, globs or named sets (loopback, "
     'private, link-local, cgnat, unix), e.g. ["loopback", "10.0.0.0/8"]; [] trusts nothing.',
     "realip.E004": 'Name the one header your proxy sets, e.g. "x-forwarded-for", "x-real-ip" or "forwarded", or a '
@@ -46,8 +47,11 @@ HINTS: dict[str, str] = {
     "realip.E006": 'Name the header your proxy writes the scheme into, e.g. "x-forwarded-proto", or leave it unset.',
     "realip.E007": "Set it to True (the default) or False.",
     "realip.E008": _TOP,
-    "realip.E009": 'Set TOA to "capture" (needs CAP_NET_RAW), "saved-syn" (option on the SYN) or "kernel" (toa.ko '
-    "loaded), or leave it unset (None) when no Layer-4 load balancer carries the client in a TCP option.",
+    "realip.E009": 'Set LAYER4 to "proxy-protocol", "toa:capture" (needs CAP_NET_RAW), "toa:saved-syn" or '
+    '"toa:kernel" (toa.ko loaded), or leave it unset (None) when no Layer-4 load balancer carries the client.',
+    "realip.E010": 'List the Layer-4 load balancers, e.g. "LAYER4_PROXIES": ["100.64.0.0/10"] for Tencent CLB: '
+    "addresses, CIDR networks, ranges, globs or named sets. Their TOA or PROXY client is believed; their headers "
+    "are not.",
     "realip.W001": _TOP + " Without it request.client_ip is never set.",
     "realip.W002": "Remove SECURE_PROXY_SSL_HEADER: Django takes the header's LEFTMOST value (which the client "
     "writes) from any peer, while realip takes the value its trusted proxy wrote.",
@@ -66,7 +70,7 @@ _SCHEME_READERS = {
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[Any]:
-    """E001-E007, E009: every bad ``REALIP`` key or ``REALIP_*`` variable, each naming the bad entry."""
+    """E001-E007, E009, E010: every bad ``REALIP`` key or ``REALIP_*`` variable, each naming the bad entry."""
     return [
         checks.Error(problem.message, hint=problem.hint or HINTS[problem.id], id=problem.id)
         for problem in read_settings().problems

@@ -7,7 +7,8 @@
         "MAX_HOPS": 20,
         "PROTO_HEADER": None,          # e.g. "x-forwarded-proto": request.scheme / is_secure() follow it
         "REWRITE_REMOTE_ADDR": True,   # write the client into request.META["REMOTE_ADDR"]
-        "TOA": None,                   # "capture", "saved-syn" or "kernel": Layer-4 TCP-option client (realip_toa)
+        "LAYER4": None,                # "proxy-protocol", "toa:capture", ...: what a Layer-4 balancer carries
+        "LAYER4_PROXIES": None,        # the Layer-4 load balancers, e.g. ["100.64.0.0/10"]
     }
 
 A key set to ``None`` means realip's default for it, not its variable.
@@ -31,6 +32,7 @@ from django.core.signals import setting_changed  # type: ignore[import-untyped]
 
 from ..env import ENV_VARIABLES, resolver_options_from_env
 from ..errors import ConfigError
+from ..layer4 import KINDS, layer4_source
 from ..options import BY_KEYWORD, RESOLVER_KEYWORDS
 from ..resolver import Resolver
 from ..wsgi import environ_key
@@ -40,9 +42,9 @@ __all__ = ["KEYS", "OPTION_KEYS", "Config", "Problem", "Reading", "get_config", 
 #: ``REALIP`` key -> :class:`~realip.Resolver` keyword.
 OPTION_KEYS: dict[str, str] = {BY_KEYWORD[keyword].django: keyword for keyword in RESOLVER_KEYWORDS}
 REWRITE_KEY = BY_KEYWORD["rewrite_remote_addr"].django
-TOA_KEY = BY_KEYWORD["toa"].django
+LAYER4_KEY = BY_KEYWORD["layer4"].django
 #: Every key ``REALIP`` accepts.
-KEYS: tuple[str, ...] = (*OPTION_KEYS, REWRITE_KEY, TOA_KEY)
+KEYS: tuple[str, ...] = (*OPTION_KEYS, REWRITE_KEY, LAYER4_KEY)
 
 _VARIABLE_OF = {option: variable for variable, option in ENV_VARIABLES.items()}
 _UNSET: Any = object()
@@ -63,8 +65,8 @@ class Reading(NamedTuple):
     origins: dict[str, str]
     rewrite_remote_addr: bool
     problems: list[Problem]
-    #: The TOA source, unstarted (``REALIP["TOA"]``, else ``REALIP_TOA``), or None.
-    toa: Any = None
+    #: ``(value, where it came from)`` of ``REALIP["LAYER4"]`` (else ``REALIP_LAYER4``), checked, unstarted; or None.
+    layer4: Any = None
 
 
 class Config(NamedTuple):
@@ -74,8 +76,8 @@ class Config(NamedTuple):
     rewrite_remote_addr: bool
     #: ``(header name, request.META key)`` for the chain headers and the proto header, precomputed.
     meta_keys: tuple[tuple[str, str], ...]
-    #: The started TOA source (a ``realip_toa.TOASource``), or None.
-    toa: Any = None
+    #: The started Layer-4 source (a :class:`realip.layer4.Layer4`), or None.
+    layer4: Any = None
 
 
 def meta_key(header: str) -> str:
@@ -113,7 +115,7 @@ def _option_problems(options: dict[str, object], origins: dict[str, str]) -> lis
     problems: list[Problem] = []
     good = {
         option: _check(problems, origins, **{option: options[option]})
-        for option in ("trusted_proxies", "header", "proto_header", "max_hops")
+        for option in ("trusted_proxies", "header", "proto_header", "max_hops", "layer4_proxies")
         if option in options
     }
     if "trusted_hops" in options:
@@ -161,22 +163,35 @@ def read_settings(setting: object = _UNSET, environ: Mapping[str, str] | None = 
     if type(rewrite) is not bool:
         problems.append(Problem("realip.E007", f'REALIP["{REWRITE_KEY}"] is {rewrite!r}, not True or False.'))
         rewrite = True
-    toa = _read_toa(given.get(TOA_KEY), environ, problems)
-    return Reading(options, origins, rewrite, problems, toa)
+    layer4 = _read_layer4(given.get(LAYER4_KEY), environ, options, problems)
+    return Reading(options, origins, rewrite, problems, layer4)
 
 
-def _read_toa(value: object, environ: Mapping[str, str], problems: list[Problem]) -> Any:
-    """The unstarted TOA source ``REALIP["TOA"]`` (else ``REALIP_TOA``) asks for; a problem (E009) if it is bad."""
-    if value is None and not environ.get("REALIP_TOA", "").strip():
+def _read_layer4(
+    value: object, environ: Mapping[str, str], options: Mapping[str, object], problems: list[Problem]
+) -> Any:
+    """``(value, where)`` for ``REALIP["LAYER4"]`` (else ``REALIP_LAYER4``), checked without starting anything; a
+    problem (E009: not a kind; E010: a kind that needs ``LAYER4_PROXIES`` without them) if it is bad."""
+    where = f'REALIP["{LAYER4_KEY}"]'
+    if value is None:
+        value, where = environ.get("REALIP_LAYER4", "").strip() or None, "REALIP_LAYER4 (environment)"
+    if value is None:
         return None
-    from realip_toa import TOAConfigError, TOASource
-
-    try:
-        return TOASource.coerce(value) if value is not None else TOASource.from_env(environ)  # type: ignore[arg-type]
-    except TOAConfigError as error:
-        origin = f'REALIP["{TOA_KEY}"]' if value is not None else "REALIP_TOA (environment)"
-        problems.append(Problem("realip.E009", f"{origin}: {error}"))
+    if isinstance(value, str):
+        if value.strip().lower() not in KINDS:
+            problems.append(Problem("realip.E009", f"{where}={value!r} is not one of {', '.join(KINDS)}."))
+            return None
+        if value.strip().lower() != "toa:kernel" and not options.get("layer4_proxies"):
+            problems.append(
+                Problem(
+                    "realip.E010", f"{where}={value!r} needs LAYER4_PROXIES, the Layer-4 load balancers' addresses."
+                )
+            )
+            return None
+    elif not hasattr(value, "lookup_asgi"):
+        problems.append(Problem("realip.E009", f"{where}={value!r} is not a Layer-4 kind or a realip_toa source."))
         return None
+    return value, where
 
 
 def build(reading: Reading) -> Config:
@@ -190,15 +205,14 @@ def build(reading: Reading) -> Config:
     names = resolver.header
     if resolver.proto_header is not None and resolver.proto_header not in names:
         names += (resolver.proto_header,)
-    toa = reading.toa
-    if toa is not None:
-        from realip_toa import TOAConfigError
-
+    layer4 = None
+    if reading.layer4 is not None:
+        value, where = reading.layer4
         try:
-            toa.start()  # a capture without CAP_NET_RAW fails here, at start-up
-        except TOAConfigError as error:
-            raise ImproperlyConfigured(f"realip: realip.E009: {error}") from None
-    return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names), toa)
+            layer4 = layer4_source(value, resolver, from_env=False, setting=where)  # a capture starts here
+        except ConfigError as error:
+            raise ImproperlyConfigured(f"realip: {BY_KEYWORD[error.option or 'layer4'].check}: {error}") from None
+    return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names), layer4)
 
 
 _config: Config | None = None

@@ -8,7 +8,8 @@ and the request goes on with the peer as its client.
 Per request it sets:
 
 - ``request.client_ip``: the client address (``str``; ``""`` only for an unresolved UNIX-socket peer), and
-  ``request.realip``: the full :class:`~realip.Result` (``None`` only after such a logged failure);
+  ``request.realip``: the full :class:`~realip.Result` (``None`` only after such a logged failure); with ``LAYER4``,
+  ``request.realip_layer4``: what the Layer-4 balancer carried (the PROXY header with its TLVs, or the TOA address);
 - unless ``REWRITE_REMOTE_ADDR`` is False: ``request.META["REMOTE_ADDR"]`` (the original kept in
   ``request.META["realip.orig_remote_addr"]``) and, when the client came from a header, ``REMOTE_PORT`` (its port,
   or removed). gunicorn logs ``REMOTE_ADDR`` from that very dict, so its access log shows the client; under ASGI
@@ -80,12 +81,12 @@ class RealIPMiddleware:
             config = get_config()
             scope = getattr(request, "scope", None)
             if isinstance(scope, MutableMapping) and scope.get("type") == "http":
-                toa = config.toa.lookup_asgi(scope) if config.toa is not None else None
-                result = config.resolver.resolve(scope.get("client"), scope.get("headers") or (), toa)
+                layer4 = config.layer4.asgi(scope) if config.layer4 is not None else None
+                result = config.resolver.resolve(scope.get("client"), scope.get("headers") or (), layer4)
             else:
                 scope = None
-                toa = config.toa.lookup_wsgi(meta) if config.toa is not None else None
-                result = config.resolver.resolve(_wsgi_peer(meta), _wsgi_headers(meta, config), toa)
+                layer4 = config.layer4.wsgi(meta) if config.layer4 is not None else None
+                result = config.resolver.resolve(_wsgi_peer(meta), _wsgi_headers(meta, config), layer4)
         except Exception:
             self._log_failure(meta.get("REMOTE_ADDR"))
             request.realip = None
@@ -93,6 +94,9 @@ class RealIPMiddleware:
             return
         request.realip = result
         request.client_ip = result.client_ip or ""
+        if config.layer4 is not None:
+            details = config.layer4.details_asgi(scope) if scope is not None else config.layer4.details_wsgi(meta)
+            request.realip_layer4 = details
         report(result)
         if config.rewrite_remote_addr:
             _rewrite_address(meta, scope, result)

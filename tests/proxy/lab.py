@@ -201,7 +201,7 @@ class ProxyLab:
         env.update(
             {
                 "PYTHONPATH": str(REPO),
-                "REALIP_TRUSTED_PROXIES": f"{LB4},{LB6}",
+                "REALIP_LAYER4_PROXIES": f"{LB4},{LB6}",
                 "REALIP_PROXY_PROTOCOL_TIMEOUT": str(TIMEOUT),
             }
         )

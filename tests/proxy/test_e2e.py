@@ -63,7 +63,7 @@ def access_line(server: Server, ip: str, port: int, path: str = "/") -> str:
 
 def check_client(server: Server, answer: dict[str, Any], client: tuple[str, int], version: int) -> None:
     assert (answer["client_ip"], answer["client_port"]) == client, answer
-    assert answer["source"] == "toa" and answer["peer"] == LB4  # the header's source took the trusted peer's place
+    assert answer["source"] == "proxy-protocol" and answer["peer"] == LB4  # the header's source took the trusted peer's place
     assert answer["layer4"]["version"] == version and answer["layer4"]["source"] == list(client)
     assert answer["parser"] == ("python" if server.pure else "c")
 
@@ -123,7 +123,7 @@ def test_vendor_tlvs_from_a_balancer(lab: ProxyLab, server: Server) -> None:
     reply, _ = exchange(lab, lab.proxy, server.port, header + REQUEST)
     assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
     answer = json.loads(reply.split(b"\r\n\r\n", 1)[1])
-    assert (answer["client_ip"], answer["client_port"], answer["source"]) == ("203.0.113.77", 50000, "toa")
+    assert (answer["client_ip"], answer["client_port"], answer["source"]) == ("203.0.113.77", 50000, "proxy-protocol")
     tlvs = answer["layer4"]["tlvs"]
     assert tlvs["aws_vpce_id"] == "vpce-08d2bf15fac5001c9" and tlvs["azure_link_id"] == 0x12345678
     assert tlvs["gcp_psc_connection_id"] == 0x0102030405060708 and tlvs["alibaba_vpc_id"] == "vpc-abc"

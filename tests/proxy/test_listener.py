@@ -190,8 +190,8 @@ def test_bad_policy_values_name_the_parameter(kwargs: dict[str, Any], message: s
 def test_from_env() -> None:
     policy = ProxyProtocolPolicy.from_env(
         {
-            "REALIP_TRUSTED_PROXIES": "203.0.113.0/24",
-            "REALIP_PROXY_PROTOCOL_TRUSTED": f"{LB}, cgnat",
+            "REALIP_TRUSTED_PROXIES": "203.0.113.0/24",  # the header-writing proxies: not the balancers
+            "REALIP_LAYER4_PROXIES": f"{LB}, cgnat",
             "REALIP_PROXY_PROTOCOL_TIMEOUT": "2",
             "REALIP_PROXY_PROTOCOL_MAX_HEADER": "512",
             "REALIP_PROXY_PROTOCOL_MIGRATE_UNTIL": "900",
@@ -200,23 +200,23 @@ def test_from_env() -> None:
     )
     assert policy.is_trusted(LB) and policy.is_trusted("100.64.0.1") and not policy.is_trusted("203.0.113.1")
     assert (policy.timeout, policy.max_header, policy.untrusted, policy.migrating) == (2.0, 512, "close", True)
-    fallback = ProxyProtocolPolicy.from_env({"REALIP_TRUSTED_PROXIES": LB})
-    assert fallback.is_trusted(LB) and fallback.migrate_until is None and fallback.untrusted == "serve"
+    defaults = ProxyProtocolPolicy.from_env({"REALIP_LAYER4_PROXIES": LB})
+    assert defaults.is_trusted(LB) and defaults.migrate_until is None and defaults.untrusted == "serve"
 
 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({}, r"PROXY protocol needs the load balancers' addresses: set REALIP_PROXY_PROTOCOL_TRUSTED"),
-        ({"REALIP_TRUSTED_PROXIES": "10.0.0.1/8"}, r"REALIP_TRUSTED_PROXIES\[0\]='10.0.0.1/8'"),
-        ({"REALIP_PROXY_PROTOCOL_TRUSTED": "x"}, r"REALIP_PROXY_PROTOCOL_TRUSTED\[0\]='x'"),
+        ({}, r"PROXY protocol needs the load balancers' addresses: set REALIP_LAYER4_PROXIES"),
+        ({"REALIP_TRUSTED_PROXIES": LB}, r"set REALIP_LAYER4_PROXIES"),  # the header proxies are not the balancers
+        ({"REALIP_LAYER4_PROXIES": "10.0.0.1/8"}, r"REALIP_LAYER4_PROXIES\[0\]='10.0.0.1/8'"),
         (
-            {"REALIP_TRUSTED_PROXIES": LB, "REALIP_PROXY_PROTOCOL_TIMEOUT": "soon"},
+            {"REALIP_LAYER4_PROXIES": LB, "REALIP_PROXY_PROTOCOL_TIMEOUT": "soon"},
             r"_TIMEOUT='soon': expected a number",
         ),
-        ({"REALIP_TRUSTED_PROXIES": LB, "REALIP_PROXY_PROTOCOL_TIMEOUT": "0"}, r"REALIP_PROXY_PROTOCOL_\*: timeout=0"),
-        ({"REALIP_TRUSTED_PROXIES": LB, "REALIP_PROXY_PROTOCOL_UNTRUSTED": "x"}, r"_UNTRUSTED='x': expected 'serve'"),
-        ({"REALIP_TRUSTED_PROXIES": LB, "REALIP_PROXY_PROTOCOL_MIGRATE_UNTIL": "tomorrow"}, r"expected seconds from"),
+        ({"REALIP_LAYER4_PROXIES": LB, "REALIP_PROXY_PROTOCOL_TIMEOUT": "0"}, r"REALIP_PROXY_PROTOCOL_\*: timeout=0"),
+        ({"REALIP_LAYER4_PROXIES": LB, "REALIP_PROXY_PROTOCOL_UNTRUSTED": "x"}, r"_UNTRUSTED='x': expected 'serve'"),
+        ({"REALIP_LAYER4_PROXIES": LB, "REALIP_PROXY_PROTOCOL_MIGRATE_UNTIL": "tomorrow"}, r"expected seconds from"),
     ],
 )
 def test_from_env_errors_name_the_variable(environ: dict[str, str], message: str) -> None:
@@ -344,7 +344,7 @@ def test_the_toa_option_accepts_a_proxy_protocol_source() -> None:
 
     source = ProxyProtocolSource(ProxyProtocolPolicy([LB]))
     assert TOASource.coerce(source) is source  # type: ignore[arg-type]
-    with pytest.raises(TOAConfigError, match=r"toa=42: expected a realip_toa\.TOASource"):
+    with pytest.raises(TOAConfigError, match=r"42: expected a realip_toa\.TOASource"):
         TOASource.coerce(42)  # type: ignore[arg-type]
 
 

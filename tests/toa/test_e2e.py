@@ -16,7 +16,7 @@ import pytest
 
 from .lab import CLIENT4, CLIENT6, SERVER4, SERVER6, SNAT4, SNAT6, VIP4, VIP6, Lab, http_get, lab
 
-TRUSTED = {"REALIP_TRUSTED_PROXIES": f"{SNAT4},{SNAT6}"}
+TRUSTED = {"REALIP_LAYER4_PROXIES": f"{SNAT4},{SNAT6}"}
 UVICORN_CAPTURE, UVICORN_SYN, GUNICORN_CAPTURE, GUNICORN_SYN = 8000, 8100, 8200, 8300
 FORGED = "192.0.2.99"
 FORGED_BY_LB = "192.0.2.66"  # what lab_lb.py's "forge" rules claim
@@ -62,19 +62,19 @@ def net() -> Iterator[Lab]:
         gunicorn = [sys.executable, "-m", "gunicorn", "-c", "examples/toa_gunicorn_conf.py", "--bind"]
         both = [(SERVER4, 0), (SERVER6, 0)]
         for name, argv, port, env in [
-            ("uvicorn-capture", [*uvicorn, str(UVICORN_CAPTURE)], UVICORN_CAPTURE, {"REALIP_TOA": "capture"}),
-            ("uvicorn-saved-syn", [*uvicorn, str(UVICORN_SYN)], UVICORN_SYN, {"REALIP_TOA": "saved-syn"}),
+            ("uvicorn-capture", [*uvicorn, str(UVICORN_CAPTURE)], UVICORN_CAPTURE, {"REALIP_LAYER4": "toa:capture"}),
+            ("uvicorn-saved-syn", [*uvicorn, str(UVICORN_SYN)], UVICORN_SYN, {"REALIP_LAYER4": "toa:saved-syn"}),
             (
                 "gunicorn-capture",
                 [*gunicorn, f"{SERVER4}:{GUNICORN_CAPTURE}", "--bind", f"[{SERVER6}]:{GUNICORN_CAPTURE}", APP],
                 GUNICORN_CAPTURE,
-                {"REALIP_TOA": "capture"},  # when_ready narrows the capture to the bound port
+                {"REALIP_LAYER4": "toa:capture"},  # when_ready narrows the capture to the bound port
             ),
             (
                 "gunicorn-saved-syn",
                 [*gunicorn, f"{SERVER4}:{GUNICORN_SYN}", "--bind", f"[{SERVER6}]:{GUNICORN_SYN}", APP],
                 GUNICORN_SYN,
-                {"REALIP_TOA": "saved-syn"},
+                {"REALIP_LAYER4": "toa:saved-syn"},
             ),
         ]:
             hosts = [(h, port) for h, _ in both]

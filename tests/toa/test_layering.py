@@ -28,14 +28,19 @@ def test_importing_realip_toa_loads_no_realip_module(module: str) -> None:
 
 
 def test_the_toa_error_becomes_a_config_error_naming_the_setting() -> None:
-    from realip import ConfigError
-    from realip.toa import toa_source
+    from realip import ConfigError, Resolver
+    from realip.layer4 import layer4_source
     from realip_toa import TOAConfigError
 
+    resolver = Resolver(layer4_proxies=["100.64.0.0/10"])
     assert not issubclass(TOAConfigError, ConfigError)
-    with pytest.raises(ConfigError, match=r"^toa=: TOA mode 'often': expected one of"):
-        toa_source("often", from_env=False)
-    with pytest.raises(ConfigError, match=r"^REALIP_TOA \(environment\): TOA mode 'sometimes'"):
-        toa_source(None, from_env=True, environ={"REALIP_TOA": "sometimes"})
-    with pytest.raises(ConfigError, match=r"^REALIP_TOA_PORTS entry 'x'|^REALIP_TOA \(environment\): REALIP_TOA_PORTS"):
-        toa_source(None, from_env=True, environ={"REALIP_TOA": "capture", "REALIP_TOA_PORTS": "x"})
+    with pytest.raises(ConfigError, match=r"^layer4='toa:often': expected one of proxy-protocol, toa:capture") as error:
+        layer4_source("toa:often", resolver, from_env=False)
+    assert error.value.option == "layer4"
+    with pytest.raises(ConfigError, match=r"^REALIP_LAYER4='toa:sometimes': TOA mode 'sometimes'|expected one of"):
+        layer4_source(None, resolver, from_env=True, environ={"REALIP_LAYER4": "toa:sometimes"})
+    with pytest.raises(ConfigError, match=r"^REALIP_LAYER4='toa:capture': REALIP_TOA_PORTS entry 'x'"):
+        layer4_source(None, resolver, from_env=True, environ={"REALIP_LAYER4": "toa:capture", "REALIP_TOA_PORTS": "x"})
+    with pytest.raises(ConfigError, match=r"^layer4='proxy-protocol' needs layer4_proxies") as error:
+        layer4_source("proxy-protocol", Resolver(), from_env=False)
+    assert error.value.option == "layer4_proxies"

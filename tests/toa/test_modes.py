@@ -167,10 +167,10 @@ def test_lookups_never_raise_on_bad_request_data() -> None:
 
 def test_configuration() -> None:
     assert TOASource.from_env({}) is None
-    assert TOASource.from_env({"REALIP_TOA": "off"}) is None
+    assert TOASource.from_env({"REALIP_LAYER4": "proxy-protocol"}) is None  # another kind: not a TOA source
     source = TOASource.from_env(
         {
-            "REALIP_TOA": "capture",
+            "REALIP_LAYER4": "toa:capture",
             "REALIP_TOA_PORTS": "8000, 8443",
             "REALIP_TOA_KINDS": "254/8,200/8",
             "REALIP_TOA_INTERFACE": "lo",
@@ -184,12 +184,12 @@ def test_configuration() -> None:
     assert TOASource.coerce(source) is source and TOASource.coerce(None) is None
     assert "capture" in repr(source)
     for bad, fragment in [
-        ({"REALIP_TOA": "magic"}, "magic"),
-        ({"REALIP_TOA": "capture", "REALIP_TOA_PORTS": "80,http"}, "http"),
-        ({"REALIP_TOA": "capture", "REALIP_TOA_PORTS": "0"}, "0"),
-        ({"REALIP_TOA": "saved-syn", "REALIP_TOA_KINDS": "254/7"}, "254/7"),
+        ({"REALIP_LAYER4": "toa:magic"}, "magic"),
+        ({"REALIP_LAYER4": "toa:capture", "REALIP_TOA_PORTS": "80,http"}, "http"),
+        ({"REALIP_LAYER4": "toa:capture", "REALIP_TOA_PORTS": "0"}, "0"),
+        ({"REALIP_LAYER4": "toa:saved-syn", "REALIP_TOA_KINDS": "254/7"}, "254/7"),
     ]:
         with pytest.raises(TOAConfigError, match=fragment):
             TOASource.from_env(bad)
-    with pytest.raises(TOAConfigError, match="toa=42"):
+    with pytest.raises(TOAConfigError, match=r"42: expected a realip_toa\.TOASource"):
         TOASource.coerce(42)  # type: ignore[arg-type]
