@@ -63,7 +63,7 @@ def access_line(server: Server, ip: str, port: int, path: str = "/") -> str:
 
 def check_client(server: Server, answer: dict[str, Any], client: tuple[str, int], version: int) -> None:
     assert (answer["client_ip"], answer["client_port"]) == client, answer
-    assert answer["source"] == "proxy-protocol" and answer["peer"] == LB4  # the header's source took the trusted peer's place
+    assert answer["source"] == "proxy-protocol" and answer["peer"] == LB4  # the header took the peer's place
     assert answer["layer4"]["version"] == version and answer["layer4"]["source"] == list(client)
     assert answer["parser"] == ("python" if server.pure else "c")
 
