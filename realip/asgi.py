@@ -28,9 +28,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._adapter import adapter_setup
+from ._context import default_port, host_text, host_value, quoted
 from .diagnostics import WARNING_REASONS, FailureLog, report
 from .layer4 import STATE_KEY
-from .resolver import Resolver
+from .resolver import Resolver, Result
 
 __all__ = ["ASGIApp", "Message", "RealIPMiddleware", "Receive", "Scope", "Send"]
 
@@ -58,7 +59,7 @@ class RealIPMiddleware:
     otherwise surface as a 500 on every request.
     """
 
-    __slots__ = ("_layer4", "_log_failure", "_proto", "_resolve", "app", "resolver")
+    __slots__ = ("_layer4", "_log_failure", "_proto", "_resolve", "_rewrites", "_strip", "app", "resolver")
 
     def __init__(
         self,
@@ -79,6 +80,11 @@ class RealIPMiddleware:
         self.app = app
         self._resolve = self.resolver.resolve
         self._proto = self.resolver.proto_header is not None
+        resolver = self.resolver
+        # The forwarded context (host, port, prefix) or stripping: only then is there more to write than the client.
+        contexts = (resolver.host_header, resolver.port_header, resolver.prefix_header)
+        self._rewrites = resolver.strip_untrusted or any(name is not None for name in contexts)
+        self._strip = frozenset(name.encode("latin-1") for name in resolver.strip_names())
         self._log_failure = FailureLog("the request passes through unchanged")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,6 +103,7 @@ class RealIPMiddleware:
                 state["realip"] = result  # a TypeError for anything but a mapping: the request goes on as is
                 if layer4 is not None:
                     state[STATE_KEY] = layer4.details_asgi(scope)
+                updates = self._updates(scope, result, scheme) if self._rewrites else None
             except Exception:
                 self._log_failure(scope.get("client"))
             else:
@@ -104,6 +111,47 @@ class RealIPMiddleware:
                     scope["client"] = (result.client_ip, result.client_port or 0)
                 if scheme is not None:
                     scope["scheme"] = scheme
+                if updates:
+                    scope.update(updates)
                 if result.reason in WARNING_REASONS:
                     report(result)
         await self.app(scope, receive, send)
+
+    def _updates(self, scope: Scope, result: Result, scheme: str | None) -> dict[str, Any]:
+        """The scope keys the forwarded context changes: the headers without the forwarding ones realip did not
+        believe (``strip_untrusted``), the Host header and ``server`` (``host_header``, ``port_header``), and
+        ``root_path``, ``path`` and ``raw_path`` (``prefix_header``; ``path`` includes ``root_path``, as the ASGI spec
+        says). Computed before anything is written, so a failure leaves the scope as it came."""
+        updates: dict[str, Any] = {}
+        headers = scope["headers"]
+        if self.resolver.strip_untrusted:
+            strip = self._strip
+            headers = [(name, value) for name, value in headers if bytes(name).lower() not in strip]
+            headers += [
+                (name.encode(), value.encode("latin-1"))
+                for name, value in self.resolver.believed_headers(scope["headers"], result)
+            ]
+            updates["headers"] = headers
+        if result.host is not None or result.server_port is not None:
+            scheme = scheme or scope.get("scheme")
+            server = scope.get("server") or (None, None)
+            current = next(
+                (bytes(value).decode("latin-1") for name, value in headers if bytes(name).lower() == b"host"), None
+            )
+            found = host_value(current) if current else None
+            host = result.host or (found[0] if found else server[0])
+            port = result.server_port
+            if port is None:
+                port = (
+                    default_port(scheme) if result.host is not None else (found[1] if found and found[1] else server[1])
+                )
+            if host is not None:
+                value = host_text(host, port, scheme).encode("latin-1")
+                updates["headers"] = [(n, v) for n, v in headers if bytes(n).lower() != b"host"] + [(b"host", value)]
+                updates["server"] = (host.strip("[]"), port)
+        if result.prefix:
+            updates["root_path"] = result.prefix + scope.get("root_path", "")
+            updates["path"] = result.prefix + scope.get("path", "")
+            if scope.get("raw_path") is not None:
+                updates["raw_path"] = quoted(result.prefix) + bytes(scope["raw_path"])
+        return updates

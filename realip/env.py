@@ -8,6 +8,9 @@
 | ``REALIP_MAX_HOPS`` | ``max_hops`` | a whole number |
 | ``REALIP_PROTO_HEADER`` | ``proto_header`` | one name |
 | ``REALIP_LAYER4_PROXIES`` | ``layer4_proxies`` | entries separated by commas |
+| ``REALIP_HOST_HEADER``, ``REALIP_PORT_HEADER``, ``REALIP_PREFIX_HEADER`` | ``host_header``, ... | one name |
+| ``REALIP_ALLOWED_HOSTS`` | ``allowed_hosts`` | names separated by commas |
+| ``REALIP_STRIP_UNTRUSTED`` | ``strip_untrusted`` | ``true`` or ``false`` (also 1/0, yes/no, on/off) |
 
 An unset or empty variable leaves the option at its default. A bad value raises :class:`~realip.ConfigError` naming
 the variable.
@@ -40,6 +43,15 @@ def _integer(variable: str, option: str, value: str) -> int:
     return int(text)
 
 
+def _boolean(variable: str, option: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{variable}={value!r} is not true or false: write {variable}=true", option)
+
+
 def environ_value(environ: Mapping[str, str] | None, variable: str) -> str:
     """The variable's value in ``environ`` (default ``os.environ``), or an empty string."""
     return (os.environ if environ is None else environ).get(variable, "")
@@ -52,7 +64,9 @@ def resolver_options_from_env(environ: Mapping[str, str] | None = None) -> dict[
         value = environ_value(environ, variable)
         if not value.strip():
             continue
-        if option in ("trusted_proxies", "layer4_proxies"):
+        if option == "strip_untrusted":
+            options[option] = _boolean(variable, option, value)
+        elif option in ("trusted_proxies", "layer4_proxies", "allowed_hosts"):
             entries = _split(value)
             for index, entry in enumerate(entries):
                 if not entry:

@@ -60,6 +60,11 @@ class RealIPOptions(TypedDict, total=False):
     max_hops: int
     proto_header: str | None
     layer4_proxies: Iterable[str] | None
+    host_header: str | None
+    port_header: str | None
+    prefix_header: str | None
+    allowed_hosts: Iterable[str] | None
+    strip_untrusted: bool
     layer4: Any
 
 
@@ -77,7 +82,7 @@ def _config_options(config: Mapping[str, Any]) -> dict[str, object]:
             continue
         if isinstance(value, str):
             options.update(resolver_options_from_env({key: value}))  # its errors name the key
-        elif option in ("trusted_proxies", "layer4_proxies") and not isinstance(value, _SEQUENCES):
+        elif option in ("trusted_proxies", "layer4_proxies", "allowed_hosts") and not isinstance(value, _SEQUENCES):
             raise ConfigError(
                 f"{key}={value!r} (Flask config) must be a list of entries or a comma-separated string, "
                 "e.g. ['10.0.0.0/8', 'cgnat']"

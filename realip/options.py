@@ -74,6 +74,46 @@ OPTIONS: tuple[Option, ...] = (
         "the header the client's own hop writes the scheme into, e.g. x-forwarded-proto, or forwarded",
     ),
     Option(
+        "host_header",
+        "REALIP_HOST_HEADER",
+        "HOST_HEADER",
+        "realip.E006",
+        "None",
+        "the header the client's own hop writes the requested host into, e.g. x-forwarded-host, or forwarded",
+    ),
+    Option(
+        "port_header",
+        "REALIP_PORT_HEADER",
+        "PORT_HEADER",
+        "realip.E006",
+        "None",
+        "the header the client's own hop writes the requested port into, e.g. x-forwarded-port, or forwarded",
+    ),
+    Option(
+        "prefix_header",
+        "REALIP_PREFIX_HEADER",
+        "PREFIX_HEADER",
+        "realip.E006",
+        "None",
+        "the header the proxy writes the path prefix it removed into, e.g. x-forwarded-prefix",
+    ),
+    Option(
+        "allowed_hosts",
+        "REALIP_ALLOWED_HOSTS",
+        "ALLOWED_HOSTS",
+        "realip.E011",
+        "None (Django: ALLOWED_HOSTS)",
+        "the hosts a forwarded host may name: names, .example.com for a domain and its subdomains, or *",
+    ),
+    Option(
+        "strip_untrusted",
+        "REALIP_STRIP_UNTRUSTED",
+        "STRIP_UNTRUSTED",
+        "realip.E012",
+        "False",
+        "remove the forwarding headers realip did not believe before the app sees them",
+    ),
+    Option(
         "layer4_proxies",
         "REALIP_LAYER4_PROXIES",
         "LAYER4_PROXIES",
@@ -107,6 +147,11 @@ RESOLVER_KEYWORDS: tuple[str, ...] = (
     "max_hops",
     "proto_header",
     "layer4_proxies",
+    "host_header",
+    "port_header",
+    "prefix_header",
+    "allowed_hosts",
+    "strip_untrusted",
 )
 
 #: Keyword -> option.

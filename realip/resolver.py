@@ -15,6 +15,16 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from . import _walk
+from ._context import (
+    FORWARDING_HEADERS,
+    HostPolicy,
+    _forwarded_element,
+    host_text,
+    host_value,
+    log_refused_host,
+    port_value,
+    prefix_value,
+)
 from ._headers import forwarded_from_right, is_header_name, list_from_right
 from ._trust import TrustedNetworks, compile_trust
 from .errors import ConfigError
@@ -86,6 +96,14 @@ class Result(NamedTuple):
     peer_port: int | None = None
     #: How many header entries the walk examined (never more than ``max_hops``).
     examined: int = 0
+    #: The host the client asked for, from ``host_header`` at the client's own hop (lowercase, IPv6 in brackets,
+    #: no port), when configured, valid and allowed; else ``None``.
+    host: str | None = None
+    #: The port the client connected to, from ``port_header`` (else the host's ``:port``), when configured; else
+    #: ``None``.
+    server_port: int | None = None
+    #: The path prefix the proxy took off (``"/app"``; ``""`` for the root), from ``prefix_header``; else ``None``.
+    prefix: str | None = None
 
 
 # The walk's ends, as reasons. Plain module globals: Enum attribute lookups cost more than the walk's other steps.
@@ -103,6 +121,15 @@ _LAYER4, _NO_LAYER4 = Reason.LAYER4, Reason.NO_LAYER4
 _result = tuple.__new__  # builds a Result without NamedTuple's Python-level __new__ (the hot path)
 _warned_trust: set[tuple[str, ...]] = set()
 _REMEMBERED_NAMES = 256  # header spellings a Resolver remembers (each costs a lower() until then)
+
+
+def _context_header(option: str, name: object) -> str | None:
+    """A context header option: ``None`` or a valid header name, lowercased."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not is_header_name(name):
+        raise ConfigError(f"{option}={name!r} is not a valid HTTP header name", option)
+    return name.lower()
 
 
 def _header_names(header: object) -> tuple[str, ...]:
@@ -142,21 +169,30 @@ class Resolver:
 
     __slots__ = (
         "_balancers",
+        "_context_slots",
+        "_contextual",
         "_entry",
+        "_hosts",
+        "_names",
         "_networks",
         "_nothing",
         "_nslots",
         "_order",
         "_plain",
-        "_proto_slot",
         "_slots",
         "_trust",
         "_unix",
         "_walk",
+        "allowed_hosts",
         "header",
+        "host_header",
         "layer4_proxies",
         "max_hops",
+        "port_header",
+        "prefix_header",
         "proto_header",
+        "read_headers",
+        "strip_untrusted",
         "trusted_hops",
         "trusted_proxies",
     )
@@ -169,6 +205,11 @@ class Resolver:
         max_hops: int = 20,
         proto_header: str | None = None,
         layer4_proxies: Iterable[str] | None = None,
+        host_header: str | None = None,
+        port_header: str | None = None,
+        prefix_header: str | None = None,
+        allowed_hosts: Iterable[str] | None = None,
+        strip_untrusted: bool = False,
     ) -> None:
         self.max_hops: int = _hops("max_hops", max_hops)
         if trusted_hops is not None:
@@ -187,9 +228,24 @@ class Resolver:
         self.trusted_hops: int | None = trusted_hops
         #: The header names forming the chain, lowercase, in chain order (left to right).
         self.header: tuple[str, ...] = _header_names(header)
-        if proto_header is not None and (not isinstance(proto_header, str) or not is_header_name(proto_header)):
-            raise ConfigError(f"proto_header={proto_header!r} is not a valid HTTP header name", "proto_header")
-        self.proto_header: str | None = proto_header.lower() if proto_header is not None else None
+        #: The headers the client's own hop writes the scheme, host, port and path prefix into (``None``: not read).
+        self.proto_header: str | None = _context_header("proto_header", proto_header)
+        self.host_header: str | None = _context_header("host_header", host_header)
+        self.port_header: str | None = _context_header("port_header", port_header)
+        self.prefix_header: str | None = _context_header("prefix_header", prefix_header)
+        if self.prefix_header == "forwarded":
+            raise ConfigError(
+                "prefix_header='forwarded': RFC 7239 has no prefix parameter; name the header your proxy writes it "
+                "into, e.g. 'x-forwarded-prefix'",
+                "prefix_header",
+            )
+        self._hosts = HostPolicy(allowed_hosts)
+        #: The hosts a forwarded host may name (``None``: any).
+        self.allowed_hosts: tuple[str, ...] | None = self._hosts.entries
+        if type(strip_untrusted) is not bool:
+            raise ConfigError(f"strip_untrusted={strip_untrusted!r} must be True or False", "strip_untrusted")
+        #: Whether the adapters remove the forwarding headers realip did not believe before the app sees them.
+        self.strip_untrusted = strip_untrusted
         entries = ("loopback",) if trusted_proxies is None else trusted_proxies
         try:
             self._networks: TrustedNetworks = compile_trust(entries)
@@ -214,8 +270,13 @@ class Resolver:
         # Header name -> slot (the chain headers, then the proto header), in str and bytes forms, so a request's
         # headers are matched with one dict lookup; spellings seen in requests are added (-1: not ours).
         names = self.header
-        if self.proto_header is not None and self.proto_header not in names:
-            names += (self.proto_header,)
+        contexts = (self.proto_header, self.host_header, self.port_header, self.prefix_header)
+        for name in contexts:
+            if name is not None and name not in names:
+                names += (name,)
+        self._names = names
+        #: Every header a request is read for: the chain, then the proto, host, port and prefix headers.
+        self.read_headers: tuple[str, ...] = names
         self._slots: dict[Any, int] = {}
         for slot, name in enumerate(names):
             self._slots[name] = slot
@@ -224,7 +285,9 @@ class Resolver:
         self._nothing: list[list[Any]] = [[] for _ in names]  # never changed: what no header is walked as
         #: ``(slot, header)`` for the chain headers, rightmost first: the order the walk reads them in.
         self._order: tuple[tuple[int, str], ...] = tuple(reversed(tuple(enumerate(self.header))))
-        self._proto_slot = -1 if self.proto_header is None else names.index(self.proto_header)
+        #: Slot of the proto, host, port and prefix headers (-1: not read).
+        self._context_slots = tuple(-1 if name is None else names.index(name) for name in contexts)
+        self._contextual = any(name is not None for name in contexts)
         # One list header, no proto header, CIDR mode: the common configuration, walked in one kernel call per line.
         self._plain = len(names) == 1 and names[0] != "forwarded" and trusted_hops is None
 
@@ -248,7 +311,13 @@ class Resolver:
         return (
             f"Resolver(trusted_proxies={self.trusted_proxies!r}, header={self.header!r}, "
             f"trusted_hops={self.trusted_hops!r}, max_hops={self.max_hops!r}, proto_header={self.proto_header!r}, "
-            f"layer4_proxies={self.layer4_proxies!r})"
+            f"layer4_proxies={self.layer4_proxies!r}"
+            + "".join(
+                f", {name}={getattr(self, name)!r}"
+                for name in ("host_header", "port_header", "prefix_header", "allowed_hosts", "strip_untrusted")
+                if getattr(self, name) not in (None, False)
+            )
+            + ")"
         )
 
     @classmethod
@@ -351,12 +420,19 @@ class Resolver:
             if layer4 is not None and (carried := self.peer(layer4[1]))[3]:  # an IP address: it stands for the peer
                 kind, passed = layer4[0], (() if peer_ip is None else (peer_ip,))
                 if not carried[2]:
-                    return _result(Result, (carried[0], carried[1], kind, peer_ip, passed, None, _LAYER4, port, 0))
+                    return _result(
+                        Result,
+                        (carried[0], carried[1], kind, peer_ip, passed, None, _LAYER4, port, 0, None, None, None),
+                    )
                 start_ip, start_port, start_source = carried[0], carried[1], kind
             elif not trusted:  # its bytes are the client's: no header of it is read
-                return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _NO_LAYER4, port, 0))
+                return _result(
+                    Result, (peer_ip, port, "peer", peer_ip, (), None, _NO_LAYER4, port, 0, None, None, None)
+                )
         elif not trusted:
-            return _result(Result, (peer_ip, port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, port, 0))
+            return _result(
+                Result, (peer_ip, port, "peer", peer_ip, (), None, _UNTRUSTED_PEER, port, 0, None, None, None)
+            )
         if self._plain:  # one list header, no proto header, CIDR mode: the common configuration
             lines, line, slots = 0, None, self._slots
             try:
@@ -377,9 +453,15 @@ class Resolver:
                         end = "none"
                 else:
                     source, passed = self.header[0], passed + hops
-                return _result(Result, (ip, client_port, source, peer_ip, passed, None, _REASONS[end], port, examined))
+                return _result(
+                    Result,
+                    (ip, client_port, source, peer_ip, passed, None, _REASONS[end], port, examined, None, None, None),
+                )
             if lines == 0:
-                return _result(Result, (start_ip, start_port, start_source, peer_ip, passed, None, _NO_HEADER, port, 0))
+                return _result(
+                    Result,
+                    (start_ip, start_port, start_source, peer_ip, passed, None, _NO_HEADER, port, 0, None, None, None),
+                )
         found = self.values(headers)
         if found is None:
             found = self._nothing
@@ -388,22 +470,73 @@ class Resolver:
             chain = _walk.walk_chain(self._trust, self._order, found, self.max_hops, start, passed)
         else:
             chain = _walk.count_hops(self._trust, self._order, found, self.trusted_hops, start, passed)
-        scheme = None if self._proto_slot < 0 else self._scheme(found, chain)
         ip, client_port, source, proxies, end, examined = chain[:6]
-        return _result(Result, (ip, client_port, source, peer_ip, proxies, scheme, _REASONS[end], port, examined))
+        if not self._contextual:
+            return _result(
+                Result,
+                (ip, client_port, source, peer_ip, proxies, None, _REASONS[end], port, examined, None, None, None),
+            )
+        scheme, host, server_port, prefix = self._context(found, chain, peer_ip)
+        return _result(
+            Result,
+            (
+                ip,
+                client_port,
+                source,
+                peer_ip,
+                proxies,
+                scheme,
+                _REASONS[end],
+                port,
+                examined,
+                host,
+                server_port,
+                prefix,
+            ),
+        )
 
-    def _scheme(self, found: list[list[Any]], chain: _walk.ChainTuple) -> str | None:
-        """The scheme from ``proto_header`` for the client the walk found.
+    def _context(
+        self, found: list[list[Any]], chain: _walk.ChainTuple, peer: str | None
+    ) -> tuple[str | None, str | None, int | None, str | None]:
+        """``(scheme, host, server_port, prefix)`` as the client's own hop wrote them, each validated (``None`` when
+        not configured, absent or invalid); a host outside ``allowed_hosts`` is dropped (and logged, rarely)."""
+        proto_slot, host_slot, port_slot, prefix_slot = self._context_slots
+        length: list[int] = []  # the chain's length, counted once and only if a list header needs aligning
+        scheme = host = prefix = None
+        server_port = None
+        if proto_slot >= 0:
+            scheme = _scheme_value(self._hop_value(found, chain, proto_slot, "proto", length))
+        if host_slot >= 0 and (text := self._hop_value(found, chain, host_slot, "host", length)) is not None:
+            found_host = host_value(text)
+            if found_host is not None:
+                if self._hosts.allows(found_host[0]):
+                    host, server_port = found_host
+                else:
+                    log_refused_host(found_host[0], peer)
+        if port_slot >= 0 and (text := self._hop_value(found, chain, port_slot, "host", length)) is not None:
+            if self.port_header == "forwarded":  # the port of the element's host=
+                parsed = host_value(text)
+                server_port = parsed[1] if parsed is not None and parsed[1] is not None else server_port
+            elif (port := port_value(text)) is not None:
+                server_port = port
+        if prefix_slot >= 0 and (text := self._hop_value(found, chain, prefix_slot, "", length)) is not None:
+            prefix = prefix_value(text)
+        return scheme, host, server_port, prefix
 
-        Forwarded carries ``proto=`` in the client's own element. A list header (X-Forwarded-Proto) is taken at the
-        client's position when it has exactly one value per chain entry (every proxy appended both), else its
-        rightmost value, the one our peer wrote.
+    def _hop_value(
+        self, found: list[list[Any]], chain: _walk.ChainTuple, slot: int, parameter: str, length: list[int]
+    ) -> str | None:
+        """The value the client's own hop wrote in the header of ``slot``.
+
+        ``Forwarded`` carries it as ``parameter=`` in the client's own element. A list header (X-Forwarded-Proto,
+        -Host, ...) is read at the client's position when it has exactly one value per chain entry (every proxy
+        appended both), else its rightmost value, the one our peer wrote.
         """
-        proto = self.proto_header
-        values = found[self._proto_slot]
+        name = self._names[slot]
+        values = found[slot]
         position, element = chain[6], chain[7]
-        if proto == "forwarded":
-            if proto in self.header:
+        if name == "forwarded":
+            if name in self.header:
                 params = element
                 if position < 0:  # the client is the peer: the element our peer wrote, if any
                     nearest = _walk.entries_from_right(self._order, found, 1)
@@ -411,13 +544,46 @@ class Resolver:
             else:
                 elements = forwarded_from_right(_walk._text(values[-1]), 1) if values else []
                 params = elements[0] if elements else None
-            return _scheme_value(params.get("proto") if params else None)
-        protos = [text for value in reversed(values) for text in list_from_right(_walk._text(value), len(value) + 1)]
-        if not protos:
+            return params.get(parameter) if params else None
+        texts = [text for value in reversed(values) for text in list_from_right(_walk._text(value), len(value) + 1)]
+        if not texts:
             return None
-        if position >= 0 and len(protos) == self._chain_length(found):
-            return _scheme_value(protos[position])
-        return _scheme_value(protos[0])
+        if position >= 0:
+            if not length:
+                length.append(self._chain_length(found))
+            if len(texts) == length[0]:
+                return texts[position]
+        return texts[0]
+
+    def believed_headers(self, headers: Headers, result: Result) -> list[tuple[str, str]]:
+        """The forwarding headers as this request's walk believed them (``strip_untrusted`` puts these back after
+        removing every forwarding header): the chain from the client rightwards, in the last chain header, and the
+        scheme, host, port and prefix that were used. Nothing for a peer whose headers were not read."""
+        if result.reason is _UNTRUSTED_PEER or result.reason is _NO_LAYER4:
+            return []
+        believed: list[tuple[str, str]] = []
+        count = result.examined - (result.reason is Reason.INVALID_ENTRY)
+        found = self.values(headers) if count > 0 else None
+        if found is not None:
+            entries = _walk.entries_from_right(self._order, found, count)
+            texts = [_forwarded_element(item) if name == "forwarded" else item for name, item in entries if item]
+            believed.append((self.header[-1], ", ".join(reversed(texts))))
+        if "forwarded" in self.header:
+            return believed  # the believed elements carry their own proto= and host=
+        scheme, host, port, prefix = result.scheme, result.host, result.server_port, result.prefix
+        if self.proto_header not in (None, "forwarded") and scheme is not None:
+            believed.append((self.proto_header, scheme))
+        if self.host_header not in (None, "forwarded") and host is not None:
+            believed.append((self.host_header, host if self.port_header else host_text(host, port, None)))
+        if self.port_header not in (None, "forwarded") and port is not None:
+            believed.append((self.port_header, str(port)))
+        if self.prefix_header is not None and prefix:
+            believed.append((self.prefix_header, prefix))
+        return believed
+
+    def strip_names(self) -> frozenset[str]:
+        """Every forwarding header name (lowercase) that ``strip_untrusted`` removes unless believed."""
+        return FORWARDING_HEADERS | frozenset(self._names)
 
     def _chain_length(self, found: list[list[Any]]) -> int:
         """How many non-empty entries the whole chain holds (linear; only needed to align the proto header)."""

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
 from ._adapter import adapter_setup
+from ._context import default_port, host_text, host_value
 from ._headers import environ_key
 from .diagnostics import WARNING_REASONS, FailureLog, report
 from .resolver import Resolver, Result
@@ -90,7 +91,18 @@ class RealIPMiddleware:
     here, at start-up.
     """
 
-    __slots__ = ("_keys", "_layer4", "_log_failure", "_resolve", "_single", "_warned", "app", "resolver")
+    __slots__ = (
+        "_keys",
+        "_layer4",
+        "_log_failure",
+        "_resolve",
+        "_rewrites",
+        "_single",
+        "_strip",
+        "_warned",
+        "app",
+        "resolver",
+    )
 
     def __init__(
         self, app: WSGIApplication, *, resolver: Resolver | None = None, layer4: Any = None, **resolver_options: Any
@@ -100,10 +112,10 @@ class RealIPMiddleware:
         self.app = app
         self._resolve = resolver.resolve
         # Only the configured headers are read: (lowercase name, environ key) pairs, computed once.
-        names = resolver.header
-        if resolver.proto_header is not None and resolver.proto_header not in names:
-            names += (resolver.proto_header,)
-        self._keys: tuple[tuple[str, str], ...] = tuple((name, environ_key(name)) for name in names)
+        self._keys: tuple[tuple[str, str], ...] = tuple((name, environ_key(name)) for name in resolver.read_headers)
+        contexts = (resolver.host_header, resolver.port_header, resolver.prefix_header)
+        self._rewrites = resolver.strip_untrusted or any(name is not None for name in contexts)
+        self._strip = tuple(environ_key(name) for name in sorted(resolver.strip_names()))
         self._single = self._keys[0] if len(self._keys) == 1 else None
         self._log_failure = FailureLog("the headers are ignored and the peer is the client")
         self._warned = False
@@ -125,9 +137,41 @@ class RealIPMiddleware:
                     environ["REMOTE_PORT"] = str(result.client_port)
             if result.scheme is not None:
                 environ[_SCHEME] = result.scheme
+            if self._rewrites:
+                self._rewrite_context(environ, result)
             if result.reason in WARNING_REASONS:
                 report(result)
         return self.app(environ, start_response)
+
+    def _rewrite_context(self, environ: WSGIEnvironment, result: Result) -> None:
+        """The forwarded context: without the forwarding headers realip did not believe (``strip_untrusted``), then
+        ``HTTP_HOST``, ``SERVER_NAME``, ``SERVER_PORT`` (a default port stays out of the Host) and ``SCRIPT_NAME``;
+        the values replaced join the others in ``realip.orig``."""
+        orig = environ[ORIG_KEY]
+        for key in ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME"):
+            orig[key] = environ.get(key)
+        if self.resolver.strip_untrusted:
+            headers = [(name, environ[key]) for name, key in self._keys if key in environ]
+            for key in self._strip:
+                environ.pop(key, None)
+            for name, value in self.resolver.believed_headers(headers, result):
+                environ[environ_key(name)] = value
+        if result.host is not None or result.server_port is not None:
+            scheme = environ.get(_SCHEME)
+            found = host_value(environ["HTTP_HOST"]) if isinstance(environ.get("HTTP_HOST"), str) else None
+            host = result.host or (found[0] if found else environ.get("SERVER_NAME"))
+            port = result.server_port
+            if port is None:
+                port = default_port(scheme) if result.host is not None else found[1] if found and found[1] else None
+            if port is None and str(environ.get("SERVER_PORT", "")).isdigit():
+                port = int(environ["SERVER_PORT"])
+            if isinstance(host, str):
+                environ["HTTP_HOST"] = host_text(host, port, scheme)
+                environ["SERVER_NAME"] = host.strip("[]")
+                if port is not None:
+                    environ["SERVER_PORT"] = str(port)
+        if result.prefix:
+            environ["SCRIPT_NAME"] = result.prefix + str(environ.get("SCRIPT_NAME") or "")
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
         """The Result for this environ, without changing it. Never raises on request data.

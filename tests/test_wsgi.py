@@ -160,7 +160,7 @@ def test_orig_and_result_keys() -> None:
     assert seen[ORIG_KEY] == {"REMOTE_ADDR": "10.1.2.3", "REMOTE_PORT": "40000", "wsgi.url_scheme": "http"}
     assert seen[RESULT_KEY] == (
         "2001:db8::7", 4711, "x-forwarded-for", "10.1.2.3", ("10.1.2.3", "100.64.3.4"), "https",
-        Reason.UNTRUSTED_ENTRY, 40000, 2,
+        Reason.UNTRUSTED_ENTRY, 40000, 2, None, None, None,
     )  # fmt: skip
     assert (seen["REMOTE_ADDR"], seen["REMOTE_PORT"], seen["wsgi.url_scheme"]) == ("2001:db8::7", "4711", "https")
 

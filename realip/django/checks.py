@@ -11,6 +11,8 @@
 | ``realip.E007`` | ``REWRITE_REMOTE_ADDR`` is not True or False |
 | ``realip.E008`` | the middleware comes after a middleware that reads the client address or scheme |
 | ``realip.E009`` | ``LAYER4`` (or ``REALIP_LAYER4``) is not a Layer-4 kind, or its source cannot start |
+| ``realip.E011`` | ``ALLOWED_HOSTS`` (or ``REALIP_ALLOWED_HOSTS``) holds something that is not a host name |
+| ``realip.E012`` | ``STRIP_UNTRUSTED`` (or ``REALIP_STRIP_UNTRUSTED``) is not True or False |
 | ``realip.E010`` | ``LAYER4_PROXIES`` (or ``REALIP_LAYER4_PROXIES``) holds a bad entry, or ``LAYER4`` needs it unset |
 | ``realip.W001`` | the app is installed but the middleware is not in ``MIDDLEWARE`` |
 | ``realip.W002`` | ``SECURE_PROXY_SSL_HEADER`` is set too: Django reads it first, so ``PROTO_HEADER`` is ignored |
@@ -37,18 +39,22 @@ HINTS: dict[str, str] = {
     "realip.E001": 'Make REALIP a dict, e.g. REALIP = {"TRUSTED_PROXIES": ["10.0.0.0/8"]}, or remove it to use the '
     "REALIP_* environment variables.",
     "realip.E002": "The keys are: TRUSTED_PROXIES, HEADER, TRUSTED_HOPS, MAX_HOPS, PROTO_HEADER, LAYER4_PROXIES, "
-    "REWRITE_REMOTE_ADDR, LAYER4.",
+    "HOST_HEADER, PORT_HEADER, PREFIX_HEADER, ALLOWED_HOSTS, STRIP_UNTRUSTED, REWRITE_REMOTE_ADDR, LAYER4.",
     "realip.E003": "List the proxies you trust: addresses, CIDR networks, ranges, globs or named sets (loopback, "
     'private, link-local, cgnat, unix), e.g. ["loopback", "10.0.0.0/8"]; [] trusts nothing.',
     "realip.E004": 'Name the one header your proxy sets, e.g. "x-forwarded-for", "x-real-ip" or "forwarded", or a '
     "tuple of names read as one chain.",
     "realip.E005": "Use whole numbers >= 1, with TRUSTED_HOPS <= MAX_HOPS; leave TRUSTED_HOPS unset (None) to trust "
     "by address.",
-    "realip.E006": 'Name the header your proxy writes the scheme into, e.g. "x-forwarded-proto", or leave it unset.',
+    "realip.E006": 'Name the header your proxy writes the scheme (host, port, prefix) into, e.g. "x-forwarded-proto" '
+    '("x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix"), or leave it unset.',
     "realip.E007": "Set it to True (the default) or False.",
     "realip.E008": _TOP,
     "realip.E009": 'Set LAYER4 to "proxy-protocol", "toa:capture" (needs CAP_NET_RAW), "toa:saved-syn" or '
     '"toa:kernel" (toa.ko loaded), or leave it unset (None) when no Layer-4 load balancer carries the client.',
+    "realip.E011": 'List host names, e.g. "ALLOWED_HOSTS": ["example.com", ".example.org"]; unset, Django\'s own '
+    "ALLOWED_HOSTS is used.",
+    "realip.E012": "Set it to True (remove forwarding headers realip did not believe) or False (the default).",
     "realip.E010": 'List the Layer-4 load balancers, e.g. "LAYER4_PROXIES": ["100.64.0.0/10"] for Tencent CLB: '
     "addresses, CIDR networks, ranges, globs or named sets. Their TOA or PROXY client is believed; their headers "
     "are not.",
@@ -70,7 +76,7 @@ _SCHEME_READERS = {
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[Any]:
-    """E001-E007, E009, E010: every bad ``REALIP`` key or ``REALIP_*`` variable, each naming the bad entry."""
+    """E001-E007, E009-E012: every bad ``REALIP`` key or ``REALIP_*`` variable, each naming the bad entry."""
     return [
         checks.Error(problem.message, hint=problem.hint or HINTS[problem.id], id=problem.id)
         for problem in read_settings().problems

@@ -6,6 +6,11 @@
         "TRUSTED_HOPS": None,
         "MAX_HOPS": 20,
         "PROTO_HEADER": None,          # e.g. "x-forwarded-proto": request.scheme / is_secure() follow it
+        "HOST_HEADER": None,           # e.g. "x-forwarded-host": request.get_host() follows it
+        "PORT_HEADER": None,           # e.g. "x-forwarded-port"
+        "PREFIX_HEADER": None,         # e.g. "x-forwarded-prefix": SCRIPT_NAME and reverse() follow it
+        "ALLOWED_HOSTS": None,         # default: settings.ALLOWED_HOSTS
+        "STRIP_UNTRUSTED": False,      # remove the forwarding headers realip did not believe
         "REWRITE_REMOTE_ADDR": True,   # write the client into request.META["REMOTE_ADDR"]
         "LAYER4": None,                # "proxy-protocol", "toa:capture", ...: what a Layer-4 balancer carries
         "LAYER4_PROXIES": None,        # the Layer-4 load balancers, e.g. ["100.64.0.0/10"]
@@ -115,7 +120,18 @@ def _option_problems(options: dict[str, object], origins: dict[str, str]) -> lis
     problems: list[Problem] = []
     good = {
         option: _check(problems, origins, **{option: options[option]})
-        for option in ("trusted_proxies", "header", "proto_header", "max_hops", "layer4_proxies")
+        for option in (
+            "trusted_proxies",
+            "header",
+            "proto_header",
+            "max_hops",
+            "layer4_proxies",
+            "host_header",
+            "port_header",
+            "prefix_header",
+            "allowed_hosts",
+            "strip_untrusted",
+        )
         if option in options
     }
     if "trusted_hops" in options:
@@ -158,6 +174,10 @@ def read_settings(setting: object = _UNSET, environ: Mapping[str, str] | None = 
             options.update(resolver_options_from_env({variable: value}))
         except ConfigError as error:  # its text already names the variable and its value
             problems.append(Problem(BY_KEYWORD[option].check, f"{error} (environment)"))
+    if "allowed_hosts" not in options and options.get("host_header"):
+        # Django's own list of the hosts it serves, unless REALIP names others; a forwarded host outside it is ignored.
+        options["allowed_hosts"] = list(getattr(settings, "ALLOWED_HOSTS", None) or ()) or None
+        origins["allowed_hosts"] = "settings.ALLOWED_HOSTS"
     problems += _option_problems(options, origins)
     rewrite = given.get(REWRITE_KEY, True)
     if type(rewrite) is not bool:
