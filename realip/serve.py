@@ -43,7 +43,7 @@ def startup_line(resolver: Resolver, host: str, port: int) -> str:
 
 
 def create_app(resolver: Resolver) -> ASGIApp:
-    """The probe app wrapped in :class:`RealIPMiddleware` with ``resolver``."""
+    """The probe app wrapped in :class:`~realip.asgi.RealIPMiddleware` with ``resolver``."""
     return RealIPMiddleware(_WhoAmI(resolver), resolver=resolver)
 
 

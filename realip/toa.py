@@ -3,8 +3,8 @@
 ``toa`` is a :class:`realip_toa.TOASource`, a mode name (``"capture"``, ``"saved-syn"``, ``"kernel"``) or ``None``
 (off). An adapter configured entirely from the environment also reads ``REALIP_TOA`` (and ``REALIP_TOA_KINDS``,
 ``REALIP_TOA_PORTS``, ``REALIP_TOA_INTERFACE``). ``realip_toa`` is imported only when TOA is asked for, so the core
-stays free of it. The address a source finds is handed to :meth:`Resolver.resolve` and believed only when the socket
-peer (the load balancer) is a trusted proxy.
+stays free of it. The address a source finds is handed to :meth:`~realip.Resolver.resolve` and believed only when
+the socket peer (the load balancer) is a trusted proxy.
 """
 
 from __future__ import annotations

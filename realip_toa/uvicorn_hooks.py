@@ -3,6 +3,8 @@
 Needed for modes that read the accepted socket (``"saved-syn"``, ``"kernel"`` NAT64), because an ASGI app never sees
 the socket; capture mode needs no hook beyond ``source.start()``. Imports uvicorn: use it only with uvicorn.
 
+::
+
     source = TOASource("saved-syn")
     sock = realip_toa.servers.listen("0.0.0.0", 8000, save_syn=True)
     config = uvicorn.Config(app, http=toa_protocol(source))
