@@ -75,7 +75,7 @@ def test_the_sdist_has_what_builds_realip_and_no_tests(tmp_path: Path) -> None:
     which needs root, Chromium, nginx and the repository's examples and benchmarks (see MANIFEST.in)."""
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv*", ".tox", "build", "dist", "*.so",
-                                                                   "__pycache__", "*.egg-info", "site"))  # fmt: skip
+                                                                   "__pycache__", "*.egg-info", "_build"))  # fmt: skip
     built = subprocess.run(
         [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"],
         cwd=source, capture_output=True, text=True, check=False, timeout=120,
