@@ -15,7 +15,8 @@ import os
 import pytest
 from hypothesis import settings
 
-from tests.privileges import HOW_TO_RUN, MARK, is_root, root_needs
+from tests import privileges
+from tests.privileges import HOW_TO_RUN, MARK, root_needs
 
 settings.register_profile("default", deadline=None)
 settings.register_profile("stress", deadline=None, max_examples=5000)
@@ -37,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so tests marked through their fixtures can be selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = is_root()
+    root = privileges.is_root()
     for item in items:
         what = root_needs(item)
         if what is None:
@@ -62,25 +63,28 @@ class NotRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.skipped or hasattr(report, "wasxfail"):
             return
-        if MARK in report.keywords and not is_root():
+        if MARK in report.keywords and not privileges.is_root():
             self.for_root += 1
         else:
             self.others.append(f"skipped {report.nodeid}")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not (self.config.getoption("require_all") and self.others):
-            return
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            for line in self.others:
-                reporter.write_line(f"--require-all: {line}", red=True)
-            reporter.write_line(
-                f"--require-all: {len(self.others)} tests did not run; every test must run here "
-                "(a skip's reason above names what it needs)",
-                red=True,
-            )
-        if session.exitstatus == pytest.ExitCode.OK:
+        if self._failing() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self._failing():
+            return
+        for line in self.others:
+            terminalreporter.write_line(f"--require-all: {line}", red=True)
+        terminalreporter.write_line(
+            f"--require-all: {len(self.others)} tests did not run; every test must run here "
+            "(a skip's reason above names what it needs)",
+            red=True,
+        )
+
+    def _failing(self) -> bool:
+        return bool(self.config.getoption("require_all") and self.others)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The run's last line: how many root-only tests were skipped, and the command that runs them."""
