@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from .errors import ConfigError
 from .resolver import Resolver
@@ -85,9 +87,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_line() -> str:
+    """What ``realip --version`` prints: the version, which implementation each package runs, and the Python.
+
+    A bug report that quotes it says whether the compiled parts were built (``c``) or the pure-Python twins run.
+    """
+    import realip
+    import realip_toa
+
+    return (
+        f"realip {realip.__version__} (realip: {realip.IMPLEMENTATION}, realip_toa: {realip_toa.IMPLEMENTATION}; "
+        f"{platform.python_implementation()} {platform.python_version()})"
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``, computed only when asked (it imports realip_toa, which no other command needs)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="realip", description="Resolve the real client IP behind proxies.")
+    parser.add_argument("--version", action=_Version, help="print the version and the implementation in use, and exit")
     commands = parser.add_subparsers(dest="command", required=True)
 
     explain = commands.add_parser("explain", help="walk one request's forwarding headers hop by hop")

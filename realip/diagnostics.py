@@ -38,10 +38,20 @@ _MESSAGES = {
 WARNING_REASONS = frozenset(_MESSAGES)
 
 
+def _loopback(peer: str) -> bool:
+    """Whether a canonical peer address is loopback (``::ffff:127.0.0.1`` already reads ``127.0.0.1``)."""
+    return peer.startswith("127.") or peer == "::1"
+
+
 def report(result: Result, *, now: float | None = None) -> None:
     """Log a rate-limited warning when the result suggests a misconfiguration (trusted peer but no header, ...)."""
     message = _MESSAGES.get(result.reason)
     if message is None or result.peer is None:
+        return
+    # A loopback peer with no header is a request from the same machine (a laptop, a probe inside the pod), not
+    # the SNAT the warning is about: a load balancer or kube-proxy never connects from loopback. Debatable: a local
+    # proxy that forgot its header goes unreported; we chose a quiet demo and laptop over that rare mistake.
+    if result.reason is Reason.NO_HEADER and _loopback(result.peer):
         return
     moment = time.monotonic() if now is None else now
     last = _last.get(result.reason)

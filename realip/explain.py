@@ -1,6 +1,6 @@
 """Explain a resolution hop by hop: what an operator reads when the address in the logs looks wrong.
 
-The answer always comes from :meth:`Resolver.resolve`; this module only annotates the entries that the walk
+The answer always comes from :meth:`~realip.Resolver.resolve`; this module only annotates the entries that the walk
 examined (``result.examined`` of them), so the explanation cannot disagree with the resolver.
 """
 

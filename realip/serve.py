@@ -48,7 +48,7 @@ def startup_line(resolver: Resolver, host: str, port: int, layer4: Any = None) -
 
 
 def create_app(resolver: Resolver, layer4: Any = None) -> ASGIApp:
-    """The probe app wrapped in :class:`RealIPMiddleware` with ``resolver`` (and ``layer4``, see
+    """The probe app wrapped in :class:`~realip.asgi.RealIPMiddleware` with ``resolver`` (and ``layer4``, see
     :mod:`realip.layer4`; configuration errors raise :class:`~realip.ConfigError`)."""
     probe = _WhoAmI(resolver)
     middleware = RealIPMiddleware(probe, resolver=resolver, layer4=layer4)

@@ -1,5 +1,7 @@
 """TOASource: one configured way to find the TOA client of a connection, with per-request lookups for adapters.
 
+::
+
     source = TOASource("capture", ports=[8000])       # or "saved-syn", or "kernel"
     source.start()                                     # at start-up, in the serving process
     toa = source.lookup_asgi(scope)                    # -> ("198.51.100.7", 40123) or None

@@ -15,6 +15,8 @@ variables are importable too::
 
 Imports uvicorn (and httptools for that base): use it only with uvicorn.
 
+::
+
     source = TOASource("saved-syn")
     sock = realip_toa.servers.listen("0.0.0.0", 8000, save_syn=True)
     config = uvicorn.Config(app, http=toa_protocol(source))

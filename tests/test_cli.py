@@ -86,3 +86,21 @@ def test_bad_configuration_exits_2_with_the_entry_named() -> None:
 def test_bad_header_argument_is_a_usage_error() -> None:
     out = run("explain", "--peer", "10.1.2.3", "-H", "no colon here")
     assert out.returncode == 2 and "is not 'Name: value'" in out.stderr
+
+
+def test_version_names_the_release_the_implementations_and_the_python() -> None:
+    """`realip --version` and `python -m realip --version`: what a bug report should quote."""
+    import platform
+    from importlib.metadata import version
+
+    import realip
+    import realip_toa
+
+    expected = (
+        f"realip {version('realip')} (realip: {realip.IMPLEMENTATION}, realip_toa: {realip_toa.IMPLEMENTATION}; "
+        f"{platform.python_implementation()} {platform.python_version()})\n"
+    )
+    # This process's environment as it is: REALIP_PURE / REALIP_TOA_PURE change the implementations named.
+    for argv in ([sys.executable, "-m", "realip"], [os.path.join(os.path.dirname(sys.executable), "realip")]):
+        out = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=60, check=False)
+        assert (out.returncode, out.stdout, out.stderr) == (0, expected, "")

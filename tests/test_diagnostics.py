@@ -34,3 +34,22 @@ def test_hop_limit_warns_and_ordinary_results_do_not(caplog: pytest.LogCaptureFi
         assert caplog.records == []
         diagnostics.report(resolver.resolve("10.1.2.3", {"X-Forwarded-For": "10.0.0.1, 10.0.0.2, 10.0.0.3"}))
     assert "stopped at max_hops" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_a_loopback_peer_without_header_is_a_local_request_not_a_warning(
+    caplog: pytest.LogCaptureFixture, peer: str
+) -> None:
+    """`realip serve` on a laptop, curl without a header: no Kubernetes advice for a request from this machine."""
+    result = Resolver().resolve(peer, {})
+    with caplog.at_level(logging.WARNING, logger="realip"):
+        diagnostics.report(result)
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("peer", ["10.1.2.3", "128.0.0.1", "::2", "fe80::1"])
+def test_a_trusted_peer_just_outside_loopback_still_warns(caplog: pytest.LogCaptureFixture, peer: str) -> None:
+    result = Resolver(trusted_proxies=("10.0.0.0/8", "128.0.0.0/8", "::/126", "link-local")).resolve(peer, {})
+    with caplog.at_level(logging.WARNING, logger="realip"):
+        diagnostics.report(result)
+    assert [r.getMessage().split(" sent ")[0] for r in caplog.records] == [f"realip: trusted peer {peer}"]

@@ -97,6 +97,14 @@ def test_json_untrusted_peer_headers_ignored(serve_untrusted: Server) -> None:
     assert answer["config"]["proto_header"] == "x-forwarded-proto"
 
 
+def test_a_local_request_without_header_logs_no_kubernetes_advice(serve_loopback: Server) -> None:
+    """curl on the laptop: the peer is loopback and trusted, no header came; that is no SNAT, so no warning."""
+    answer = get_json(serve_loopback, path="/local")
+    assert (answer["client"]["client_ip"], answer["client"]["reason"]) == ("127.0.0.1", "no-header")
+    log = serve_loopback.wait_for_log('"GET /local HTTP/1.1" 200')
+    assert "sent no forwarding header" not in log and "externalTrafficPolicy" not in log
+
+
 @pytest.mark.parametrize(
     ("path", "accept", "kind"),
     [

@@ -1,5 +1,7 @@
 """realip's Django settings: one ``REALIP`` dict; a missing key comes from its ``REALIP_*`` variable, then the default.
 
+::
+
     REALIP = {
         "TRUSTED_PROXIES": ["loopback", "10.0.0.0/8", "cgnat"],  # the realip.Resolver options, upper-case keys
         "HEADER": "x-forwarded-for",

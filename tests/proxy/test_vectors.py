@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from realip_toa import _proxy_pure, proxy_protocol
+from realip_toa import _proxy_pure
 from realip_toa.proxy_protocol import Complete, Invalid, NeedMore, SSLInfo, TLVs, parse
 
 from .vectors import (
@@ -171,8 +171,10 @@ def test_need_more_and_invalid() -> None:
 
 
 def test_implementation_is_c_and_the_environment_forces_python() -> None:
-    assert proxy_protocol.IMPLEMENTATION == "c"
     code = "import realip_toa.proxy_protocol as p, realip_toa as t; print(p.IMPLEMENTATION, t.IMPLEMENTATION)"
+    env = {key: value for key, value in os.environ.items() if key != "REALIP_TOA_PURE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["c", "c"]
     env = {**os.environ, "REALIP_TOA_PURE": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["python", "python"]

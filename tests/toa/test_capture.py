@@ -19,6 +19,7 @@ import pytest
 from realip_toa import DEFAULT_KINDS, TOA, TOAConfigError, TOASource, pack_kinds
 from realip_toa._table import conn_key
 from realip_toa.capture import MAX_PORTS, Capture, build_filter
+from tests.privileges import needs_root
 
 from .vectors import MSS, NOP, TS, ipv4, tcp, toa, with_checksum
 
@@ -76,6 +77,7 @@ def after_syn(src: str, sport: int, port: int, options: bytes, flags: int = ACK,
 
 
 @pytest.fixture
+@needs_root("CAP_NET_RAW: injects TCP segments with a raw socket")
 def inject() -> Iterator[socket.socket]:
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
         yield raw
@@ -91,6 +93,7 @@ def port() -> int:
 
 
 @pytest.fixture
+@needs_root("CAP_NET_RAW: opens a packet capture on lo")
 def capture(port: int) -> Iterator[Capture]:
     cap = Capture(KINDS, [port], interface="lo")
     cap.start(background=False)  # only lookups read: makes drain-before-miss observable
@@ -179,6 +182,10 @@ def test_filter_limits() -> None:
     for bad in (70000, 0, "80", True):
         with pytest.raises(TOAConfigError, match=repr(bad)):
             Capture(KINDS, [bad])  # type: ignore[list-item]
+
+
+@pytest.mark.root("CAP_NET_RAW: opens a packet capture, to be told the interface does not exist")
+def test_an_unknown_interface_is_named() -> None:
     with pytest.raises(TOAConfigError, match="nosuchif0"):
         Capture(KINDS, [80], interface="nosuchif0").start()
 
@@ -200,6 +207,7 @@ def test_without_cap_net_raw_the_error_names_it_and_the_alternatives() -> None:
     assert out.stderr.count("capture mode needs the CAP_NET_RAW") == 1  # logged once, not per request
 
 
+@pytest.mark.root("CAP_NET_RAW: a packet capture and a raw socket in a forked child")
 def test_a_forked_child_restarts_its_own_capture(port: int) -> None:
     """As a gunicorn worker forked after the app made its source: the child gets a working capture of its own."""
     code = f"""

@@ -3,7 +3,7 @@
 The balancer (``lab_lb.py``) replaces the client's source with its SNAT address and inserts the TOA option per
 virtual port (kind, length, which packets). Real servers (uvicorn and gunicorn, the runnable examples) resolve the
 client through the adapters' ``toa=`` option and answer with it. The balancer's SNAT addresses are the only trusted
-proxies. Needs root (namespaces, raw sockets): CI has it; these tests never skip.
+proxies. Needs root (namespaces, raw sockets): without it they are skipped, each naming why; CI runs as root.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.privileges import needs_root
 
 from .lab import CLIENT4, CLIENT6, SERVER4, SERVER6, SNAT4, SNAT6, VIP4, VIP6, Lab, http_get, lab
 
@@ -56,6 +58,7 @@ RULES: dict[int, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
+@needs_root("network namespaces and raw sockets (the emulated full-NAT load balancer)")
 def net() -> Iterator[Lab]:
     with lab(RULES) as built:
         uvicorn = [sys.executable, "examples/toa_uvicorn.py", "--host", SERVER4, "--host", SERVER6, "--port"]

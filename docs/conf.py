@@ -1,0 +1,46 @@
+"""Sphinx configuration for the realip documentation site (./scripts/docs builds it, warnings as errors).
+
+Pages are Markdown (MyST); the API reference is autodoc over the docstrings, which are reStructuredText with Sphinx
+roles (:class:`~realip.Resolver`), ``::`` before a code block, and pipe tables (docs/_ext/docstrings.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+import realip  # noqa: E402
+
+project = "realip"
+author = "the realip authors"
+copyright = "2026, the realip authors"
+release = realip.__version__
+version = release
+
+extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings"]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build"]
+
+# Every reference must resolve (nitpicky, and the build runs with -W). There is no intersphinx: CI reaches package
+# registries only, not docs.python.org, so references to other projects' objects (type hints, mostly) are not links.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(collections\.abc|typing|socket|asyncio|logging|ipaddress|types|enum|wsgiref\.types)\..*"),
+    (r"py:.*", r"(django|flask|starlette|werkzeug|uvicorn|gunicorn|netaddr)(\..*)?"),
+    (r"py:.*", r"(Flask|Request|Response|HttpRequest|HttpResponse|WSGIEnvironment|StartResponse|WSGIApplication)"),
+    # Type aliases and private types in signatures (autodoc_typehints): not documented on their own.
+    (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|realip\._\w+\..*|realip\.resolver\.Entry)"),
+]
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True}
+
+myst_heading_anchors = 3
+
+html_theme = "furo"
+html_title = f"realip {release}"
+html_static_path: list[str] = []
