@@ -3,6 +3,7 @@ against a local HTTP server serving each provider's format, including malformed,
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import http.server
 import json
@@ -31,6 +32,13 @@ INSIDE = {
     "cloudfront": ("13.32.1.2", "130.176.0.9"),
 }
 OUTSIDE = "203.0.113.50"
+
+
+@pytest.fixture(autouse=True)
+def _no_ranges_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests choose REALIP_RANGES_DIR themselves, whatever the developer's shell sets."""
+    monkeypatch.delenv("REALIP_RANGES_DIR", raising=False)
+
 
 # -- the shipped snapshots -----------------------------------------------------------------------------------------
 
@@ -537,3 +545,45 @@ def test_the_command_says_when_realip_ranges_dir_is_wrong(tmp_path: Path) -> Non
     assert out.returncode == 2 and "configuration error: trusted_proxies[0]='fastly' names a preset" in out.stderr
     out = run("ranges", "update", "fastly", env={})
     assert out.returncode == 1 and "nowhere to write" in out.stderr
+
+
+def test_the_snapshots_are_package_data() -> None:
+    """The wheel (pyproject's package-data) and the sdist (MANIFEST.in) carry the JSON snapshots."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "ranges/*.json" in project["tool"]["setuptools"]["package-data"]["realip"]
+    assert "recursive-include realip/ranges *.json" in (root / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
+    assert sorted(path.stem for path in (root / "realip" / "ranges").glob("*.json")) == sorted(PRESETS)
+
+
+def test_the_serve_probe_names_the_presets_in_its_configuration() -> None:
+    import httpx
+
+    from realip.serve import create_app
+
+    app = create_app(Resolver(trusted_proxies=["loopback", "fastly"]))
+
+    async def ask() -> dict[str, object]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+            answer = await client.get("/", headers={"accept": "application/json"})
+            return dict(answer.json()["config"])
+
+    (preset,) = asyncio.run(ask())["presets"]  # type: ignore[misc]
+    assert (preset["name"], preset["source"], preset["fetched"]) == (
+        "fastly",
+        "https://api.fastly.com/public-ip-list",
+        "2026-07-02",
+    )
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_the_presets_page_states_each_shipped_snapshot(name: str) -> None:
+    snapshot = load(name, {})
+    page = (Path(__file__).resolve().parent.parent / "docs" / "presets.md").read_text(encoding="utf-8")
+    row = next(line for line in page.splitlines() if line.startswith(f"| `{name}` | {len(snapshot.networks)}"))
+    assert f"| {snapshot.fetched} |" in row
+    for url in PRESETS[name].urls:
+        assert url in page
