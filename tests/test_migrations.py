@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 from unittest import mock
 
@@ -261,12 +262,13 @@ IPWARE_COUNT_ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def django_settings() -> None:
-    from django.conf import settings
+@pytest.fixture
+def django_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """django-ipware reads its optional IPWARE_* settings; none is set, and Django itself is left unconfigured
+    (tests/test_django.py configures it its own way)."""
+    import ipware.ip
 
-    if not settings.configured:  # tests/test_django.py overrides settings when Django is already configured
-        settings.configure()
+    monkeypatch.setattr(ipware.ip, "settings", SimpleNamespace())
 
 
 def _meta(peer: str | None, headers: Mapping[str, str]) -> dict[str, str]:

@@ -587,3 +587,12 @@ def test_the_presets_page_states_each_shipped_snapshot(name: str) -> None:
     assert f"| {snapshot.fetched} |" in row
     for url in PRESETS[name].urls:
         assert url in page
+
+
+def test_a_damaged_shipped_snapshot_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def damaged(path: object, name: str, shipped: bool) -> ranges.Snapshot:
+        raise ValueError(f"{path}: is not JSON (truncated)")
+
+    monkeypatch.setattr(ranges, "_read", damaged)
+    with pytest.raises(ConfigError, match=r"the fastly snapshot shipped with realip is damaged .*: reinstall realip"):
+        Resolver(trusted_proxies=["fastly"])

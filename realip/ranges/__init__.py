@@ -270,7 +270,10 @@ def load(name: str, environ: Mapping[str, str] | None = None, today: datetime.da
     ``REALIP_RANGES_DIR`` is set but not a directory, or a snapshot file there is unreadable or malformed (a file an
     operator wrote is never skipped silently)."""
     _known(name)
-    shipped = _read(resources.files(__name__).joinpath(f"{name}.json"), name, shipped=True)
+    try:
+        shipped = _read(resources.files(__name__).joinpath(f"{name}.json"), name, shipped=True)
+    except ValueError as error:  # a damaged installation: say so at start-up, like any other bad configuration
+        raise ConfigError(f"the {name} snapshot shipped with realip is damaged ({error}): reinstall realip") from None
     chosen = shipped
     directory = user_dir(environ)
     if directory is not None:

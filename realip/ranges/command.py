@@ -63,7 +63,7 @@ def add_parser(commands: Any) -> None:
         "update",
         help="fetch a preset's published list and write a new snapshot",
         description="Fetch the provider's published list, check every network, refuse an empty answer or one that "
-        "loses networks (more than 10%% needs --force, more than half is always refused), and write the snapshot "
+        "loses networks (more than 10% needs --force, more than half is always refused), and write the snapshot "
         f"atomically into ${RANGES_DIR_VARIABLE} (which the app reads too) or --output.",
     )
     refresh.add_argument("name", choices=list(PRESETS), help="the preset")
