@@ -29,6 +29,7 @@ exclude_patterns = ["_build"]
 nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(collections\.abc|typing|socket|asyncio|logging|ipaddress|types|enum|wsgiref\.types)\..*"),
+    (r"py:.*", r"(datetime|pathlib|os)\..*"),
     (r"py:.*", r"(django|flask|starlette|werkzeug|uvicorn|gunicorn|netaddr)(\..*)?"),
     (r"py:.*", r"(Flask|Request|Response|HttpRequest|HttpResponse|WSGIEnvironment|StartResponse|WSGIApplication)"),
     # Type aliases and private types in signatures (autodoc_typehints): not documented on their own.

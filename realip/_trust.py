@@ -12,6 +12,7 @@ import netaddr
 
 from ._address import parse_address
 from .errors import ConfigError
+from .ranges import PRESETS, preset_networks
 
 __all__ = ["NAMED_SETS", "TrustedNetworks", "compile_trust"]
 
@@ -26,7 +27,7 @@ NAMED_SETS: dict[str, tuple[str, ...]] = {
     "unix": (),
 }
 
-_FORMS = "an address, CIDR network, range, glob or named set (" + ", ".join(NAMED_SETS) + ")"
+_FORMS = "an address, CIDR network, range, glob or named set (" + ", ".join([*NAMED_SETS, *PRESETS]) + ")"
 _ANY = "*"  # uvicorn's spelling of "any"
 _LEADING_ZERO_OCTET = re.compile(r"(?:^|[.\-*])0\d")
 _MAPPED_BASE = 0xFFFF << 32
@@ -176,6 +177,11 @@ def compile_trust(entries: Iterable[str]) -> TrustedNetworks:
         if not text:
             raise _error(index, entry, f"is empty: write {_FORMS}")
         named = NAMED_SETS.get("any" if text == _ANY else text.lower())
+        if named is None and text.lower() in PRESETS:  # a provider's ranges: its snapshot is read only when named
+            try:
+                named = preset_networks(text.lower())
+            except ConfigError as error:
+                raise _error(index, entry, f"names a preset realip cannot load: {error}") from None
         if named is not None:
             unix = unix or named is NAMED_SETS["unix"] or named is NAMED_SETS["any"]  # "any" peer: sockets too
             networks.extend(netaddr.IPNetwork(net) for net in named)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .errors import ConfigError
+from .ranges.command import add_parser as add_ranges_parser
 from .resolver import Resolver
 
 __all__ = ["main"]
@@ -67,14 +68,17 @@ def _resolver(args: argparse.Namespace) -> Resolver:
 
 def _explain(args: argparse.Namespace) -> int:
     from .explain import explain
+    from .ranges import describe as describe_presets
 
     resolver = _resolver(args)
     peer: str | None = None if args.peer in ("unix", "") else args.peer
     explanation = explain(resolver, peer, list(args.H or ()))
+    presets = describe_presets(resolver)  # the provider presets trusted: source and snapshot date
     if args.json:
-        print(json.dumps(explanation.as_dict(), indent=2))
+        print(json.dumps({**explanation.as_dict(), "presets": [use.as_dict() for use in presets]}, indent=2))
     else:
         print(f"trusted: {', '.join(resolver.trusted_proxies) or '(nothing)'}; header: {', '.join(resolver.header)}")
+        print("\n".join(use.text() for use in presets), end="\n" if presets else "")
         print(explanation.text())
     return 0
 
@@ -147,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_resolver_options(serve)
     serve.set_defaults(func=_serve)
+
+    add_ranges_parser(commands)  # realip ranges show / update (realip/ranges/command.py)
     return parser
 
 

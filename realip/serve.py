@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from .asgi import ASGIApp, RealIPMiddleware, Receive, Scope, Send
 from .explain import Explanation, explain
 from .layer4 import STATE_KEY
+from .ranges import describe as describe_presets
 from .resolver import Resolver, Result
 
 __all__ = ["create_app", "run", "startup_line"]
@@ -138,6 +139,7 @@ class _WhoAmI:
                 "max_hops": self.resolver.max_hops,
                 "proto_header": self.resolver.proto_header,
                 "layer4_proxies": list(self.resolver.layer4_proxies),
+                "presets": [use.as_dict() for use in describe_presets(self.resolver)],  # source, snapshot date
             },
         }
 
