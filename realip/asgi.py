@@ -105,5 +105,5 @@ class RealIPMiddleware:
                 if scheme is not None:
                     scope["scheme"] = scheme
                 if result.reason in WARNING_REASONS:
-                    report(result)
+                    report(result, scope)
         await self.app(scope, receive, send)

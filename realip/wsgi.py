@@ -126,7 +126,7 @@ class RealIPMiddleware:
             if result.scheme is not None:
                 environ[_SCHEME] = result.scheme
             if result.reason in WARNING_REASONS:
-                report(result)
+                report(result, environ)
         return self.app(environ, start_response)
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
