@@ -374,3 +374,30 @@ def test_auto_instrumentation_subprocess(conventions: str) -> None:
             assert "net.peer.ip" not in attributes
         else:  # the old conventions: realip adds client.address and http.client_ip beside them
             assert attributes["client.address"] == attributes["http.client_ip"] == "198.51.100.7", framework
+
+
+def test_observability_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """``examples/observability_fastapi.py``: limited by the client behind the proxy, counted, logged, traced."""
+    from starlette.testclient import TestClient
+
+    from examples import observability_fastapi as example
+
+    try:
+        with TestClient(example.app, client=("127.0.0.1", 40000)) as client:
+            codes = [
+                client.get("/limited", headers={"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.7"}).status_code
+                for n in range(6)
+            ]
+            assert codes == [200] * 5 + [429]
+            assert client.get("/limited", headers={"X-Forwarded-For": "198.51.100.8"}).json() == {
+                "client": "198.51.100.8",
+                "key": "198.51.100.8",
+            }
+            assert client.get("/realip/counters").json()["untrusted-entry"] >= 7
+        assert "client=198.51.100.8 via=x-forwarded-for limited endpoint served" in capsys.readouterr().err
+    finally:
+        metrics.disable()
+        realip.otel.track()()
+        from realip import logging as realip_logging
+
+        realip_logging.untrack()
