@@ -114,7 +114,7 @@ class RealIPMiddleware:
                 if updates:
                     scope.update(updates)
                 if result.reason in WARNING_REASONS:
-                    report(result)
+                    report(result, scope)
         await self.app(scope, receive, send)
 
     def _updates(self, scope: Scope, result: Result, scheme: str | None) -> dict[str, Any]:

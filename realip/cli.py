@@ -1,4 +1,5 @@
-"""The ``realip`` command: ``realip explain`` walks a request by hand; ``realip serve`` runs the who-am-I probe."""
+"""The ``realip`` command: ``realip explain`` walks a request by hand; ``realip serve`` runs the who-am-I probe;
+``realip doctor`` lints a configuration and the live path (:mod:`realip.doctor`)."""
 
 from __future__ import annotations
 
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     add_ranges_parser(commands)  # realip ranges show / update (realip/ranges/command.py)
+    from .doctor import add_doctor  # imports no framework until it runs
+
+    add_doctor(commands, _add_resolver_options, _resolver)
     return parser
 
 

@@ -140,7 +140,7 @@ class RealIPMiddleware:
             if self._rewrites:
                 self._rewrite_context(environ, result)
             if result.reason in WARNING_REASONS:
-                report(result)
+                report(result, environ)
         return self.app(environ, start_response)
 
     def _rewrite_context(self, environ: WSGIEnvironment, result: Result) -> None:

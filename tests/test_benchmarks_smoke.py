@@ -112,3 +112,14 @@ def test_servers_and_load_generator_get_separate_cpus() -> None:
     assert split is not None
     servers, load = split
     assert servers and load and not servers & load and servers | load == cpus
+
+
+def test_observe_benchmark_runs_every_configuration() -> None:
+    """``python -m benchmarks.observe`` with a tiny sample: every cell present, every hook switched off after."""
+    from benchmarks.observe import CONFIGS, measure
+    from realip import diagnostics
+
+    results = measure(rounds=1, seconds=0.0005)
+    for cells in results.values():
+        assert set(cells) == {f"{a} {c}" for a in ("asgi", "wsgi") for c in ("bare", *CONFIGS)}
+    assert not diagnostics.listening()

@@ -97,7 +97,7 @@ class RealIPMiddleware:
         if config.layer4 is not None:
             details = config.layer4.details_asgi(scope) if scope is not None else config.layer4.details_wsgi(meta)
             request.realip_layer4 = details
-        report(result)
+        report(result, request)
         if config.rewrite_remote_addr:
             _rewrite_address(meta, scope, result)
         if result.scheme is not None:
