@@ -32,7 +32,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(django|flask|starlette|werkzeug|uvicorn|gunicorn|netaddr)(\..*)?"),
     (r"py:.*", r"(Flask|Request|Response|HttpRequest|HttpResponse|WSGIEnvironment|StartResponse|WSGIApplication)"),
     # Type aliases and private types in signatures (autodoc_typehints): not documented on their own.
-    (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|realip\._\w+\..*|realip\.resolver\.Entry)"),
+    (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|Peer|ConnTable|realip\.resolver\.Entry)"),
+    (r"py:class", r"realip_toa\.proxy_listener\.HeaderReader"),  # what ProxyProtocolPolicy.reader returns
+    # Private modules and names (a path segment starting with "_"): the pure twins and helpers, named in prose.
+    (r"py:.*", r"(realip|realip_toa)(\.\w+)*\._\w+(\.\w+)*"),
 ]
 
 autodoc_member_order = "bysource"
