@@ -20,7 +20,7 @@ copyright = "2026, the realip authors"
 release = realip.__version__
 version = release
 
-extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings"]
+extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings", "realip_reference"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
 
@@ -46,4 +46,5 @@ myst_heading_anchors = 3
 
 html_theme = "furo"
 html_title = f"realip {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["realip.css"]
