@@ -22,7 +22,8 @@ version = release
 
 extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings", "realip_reference"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build"]
+# benchmarks.md is `python -m benchmarks`' output, shown inside speed.md (an include), so it stays generated.
+exclude_patterns = ["_build", "benchmarks.md"]
 
 # Every reference must resolve (nitpicky, and the build runs with -W). There is no intersphinx: CI reaches package
 # registries only, not docs.python.org, so references to other projects' objects (type hints, mostly) are not links.
