@@ -2,6 +2,7 @@
 
 The site's tables are the rows of docs/_ext/reference_tables.py, built from the code at each build (the Sphinx
 extension beside it only turns rows into HTML), so checking the rows checks the page. Sphinx itself is not needed.
+The same module writes the TKE guide's "settings in code" from each example ConfigMap: checked here too.
 """
 
 from __future__ import annotations
@@ -140,3 +141,34 @@ def test_defaults_come_from_the_code() -> None:
     assert defaults["REALIP_PROXY_PROTOCOL_TIMEOUT"] == f"{DEFAULT_TIMEOUT:g}"
     assert defaults["REALIP_PROXY_PROTOCOL_MAX_HEADER"] == str(DEFAULT_MAX_HEADER)
     assert defaults["REALIP_TOA_KINDS"].split(", ") == [f"{kind}/{length}" for kind, length in DEFAULT_KINDS]
+
+
+EXAMPLE_CONFIGS = [
+    *(
+        f"examples/kubernetes/{path.relative_to(ROOT / 'examples' / 'kubernetes').parent}"
+        for path in sorted((ROOT / "examples" / "kubernetes").rglob("*.yaml"))
+        if "REALIP_TRUSTED_PROXIES" in path.read_text(encoding="utf-8")
+    ),
+    "examples/layer4/clb-proxy-protocol.yaml",
+]
+
+
+@pytest.mark.parametrize("example", EXAMPLE_CONFIGS)
+def test_the_tke_guides_settings_in_code_are_the_configmaps(example: str) -> None:
+    """The TKE guide writes each example ConfigMap's settings as adapter keywords and as Django's REALIP dict
+    (realip-settings-in-code): both build the resolver the ConfigMap builds."""
+    from realip.django.conf import OPTION_KEYS
+    from realip.wsgi import RealIPMiddleware
+
+    settings = reference_tables.configmap_settings(ROOT / example)
+    adapter, django, environment = reference_tables.code_for(settings)
+    expected = Resolver.from_env(settings)
+    built: dict[str, object] = {"RealIPMiddleware": RealIPMiddleware, "app": lambda environ, start: []}
+    exec(adapter, built)  # our own generated source, as the page shows it
+    assert repr(built["app"].resolver) == repr(expected)  # type: ignore[attr-defined]
+    exec(django, built)
+    keys: dict[str, object] = built["REALIP"]  # type: ignore[assignment]
+    options = {OPTION_KEYS[key]: value for key, value in keys.items() if key in OPTION_KEYS}
+    assert repr(Resolver(**options)) == repr(expected)  # type: ignore[arg-type]
+    assert keys.get("LAYER4") == settings.get("REALIP_LAYER4")
+    assert set(environment) == {key for key in settings if key.startswith("REALIP_PROXY_PROTOCOL_")}
