@@ -20,9 +20,10 @@ copyright = "2026, the realip authors"
 release = realip.__version__
 version = release
 
-extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings"]
+extensions = ["sphinx.ext.autodoc", "myst_parser", "docstrings", "realip_reference"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build"]
+# benchmarks.md is `python -m benchmarks`' output, shown inside speed.md (an include), so it stays generated.
+exclude_patterns = ["_build", "benchmarks.md"]
 
 # Every reference must resolve (nitpicky, and the build runs with -W). There is no intersphinx: CI reaches package
 # registries only, not docs.python.org, so references to other projects' objects (type hints, mostly) are not links.
@@ -33,7 +34,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(django|flask|starlette|werkzeug|uvicorn|gunicorn|netaddr)(\..*)?"),
     (r"py:.*", r"(Flask|Request|Response|HttpRequest|HttpResponse|WSGIEnvironment|StartResponse|WSGIApplication)"),
     # Type aliases and private types in signatures (autodoc_typehints): not documented on their own.
-    (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|realip\._\w+\..*|realip\.resolver\.Entry)"),
+    (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|Peer|ConnTable|realip\.resolver\.Entry)"),
+    (r"py:class", r"realip_toa\.proxy_listener\.HeaderReader"),  # what ProxyProtocolPolicy.reader returns
+    # Private modules and names (a path segment starting with "_"): the pure twins and helpers, named in prose.
+    (r"py:.*", r"(realip|realip_toa)(\.\w+)*\._\w+(\.\w+)*"),
 ]
 
 autodoc_member_order = "bysource"
@@ -44,4 +48,5 @@ myst_heading_anchors = 3
 
 html_theme = "furo"
 html_title = f"realip {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["realip.css"]

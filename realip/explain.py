@@ -69,7 +69,7 @@ class Explanation(NamedTuple):
 
 
 def explain(resolver: Resolver, peer: Peer, headers: Headers, layer4: tuple[str, Peer] | None = None) -> Explanation:
-    """Resolve and annotate every hop the walk examined (``layer4`` as :meth:`Resolver.resolve` takes it)."""
+    """Resolve and annotate every hop the walk examined (``layer4`` as :meth:`~realip.Resolver.resolve` takes it)."""
     if not isinstance(headers, (list, tuple, dict)) and not hasattr(headers, "items"):
         headers = list(headers)  # it is read twice
     result = resolver.resolve(peer, headers, layer4)

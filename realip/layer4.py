@@ -50,7 +50,7 @@ class Layer4:
         return f"Layer4({self.source!r})"
 
     def asgi(self, scope: Mapping[str, Any]) -> tuple[str, Peer] | None:
-        """``(kind, address)`` for :meth:`Resolver.resolve`, or None when this connection carried no client."""
+        """``(kind, address)`` for :meth:`~realip.Resolver.resolve`, or None when this connection carried no client."""
         address = self.source.lookup_asgi(scope)
         return None if address is None else (self.kind, address)
 
@@ -80,8 +80,9 @@ def layer4_source(
 ) -> Layer4 | None:
     """The started Layer-4 source an adapter asks for: ``value`` if given, else ``REALIP_LAYER4`` when ``from_env``.
 
-    Raises :class:`ConfigError` (at start-up, ``option="layer4"`` or ``"layer4_proxies"``) naming ``setting``: an
-    unknown kind, a capture without ``CAP_NET_RAW``, or a source that needs ``layer4_proxies`` without them.
+    Raises :class:`~realip.ConfigError` (at start-up, ``option="layer4"`` or ``"layer4_proxies"``) naming
+    ``setting``: an unknown kind, a capture without ``CAP_NET_RAW``, or a source that needs ``layer4_proxies``
+    without them.
     """
     if isinstance(value, Layer4):
         return value

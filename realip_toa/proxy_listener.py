@@ -136,7 +136,8 @@ class ProxyProtocolPolicy:
     ``trusted`` is a predicate (``peer ip or None -> bool``) or entries for :class:`realip_toa._trust.Trust`
     (addresses, CIDRs, ``unix``, ``loopback``/``private``/``link-local``/``cgnat``). ``timeout`` bounds the header's
     arrival, ``max_header`` a v2 header's size, ``migrate_until`` (epoch seconds) the migrate window,
-    ``untrusted`` is ``"serve"`` or ``"close"``. Bad values raise :class:`TOAConfigError` naming the parameter.
+    ``untrusted`` is ``"serve"`` or ``"close"``. Bad values raise :class:`~realip_toa.TOAConfigError` naming the
+    parameter.
     """
 
     def __init__(
@@ -366,7 +367,8 @@ class ProxyProtocolSource:
     ``lookup_asgi(scope)`` / ``lookup_wsgi(environ)`` return the ``(ip, port)`` the connection's header carried
     (``None`` without one: LOCAL, UNKNOWN/UNSPEC, UNIX, an untrusted direct client, the migrate window), which
     realip's ``layer4=`` option hands to the resolver; ``header_asgi`` / ``header_wsgi`` return the whole
-    :class:`ProxyHeader` (TLVs included, e.g. ``header.tlvs.aws_vpce_id`` for an allow-list). Lookups never raise.
+    :class:`~realip_toa.proxy_protocol.ProxyHeader` (TLVs included, e.g. ``header.tlvs.aws_vpce_id`` for an
+    allow-list). Lookups never raise.
     """
 
     mode = "proxy-protocol"

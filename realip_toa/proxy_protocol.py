@@ -5,6 +5,8 @@ the load balancers (that policy lives in :mod:`realip_toa.proxy_listener`); the 
 (every length checked against the bytes received, the v1 line at most 107 bytes, a v2 header at most ``limit``
 bytes, CRC32c verified when present) and never raises on input.
 
+::
+
     answer = parse(first_bytes)           # NeedMore(total) | Invalid(reason) | Complete(header, consumed)
     if isinstance(answer, Complete):
         header = answer.header            # ProxyHeader: command, family, source, destination, TLVs

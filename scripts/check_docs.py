@@ -46,8 +46,17 @@ CHROMIUM_FLAGS = (
     "--virtual-time-budget=10000",  # let the page's scripts (the search) finish before the DOM is dumped
 )
 
-#: Search queries and the page a result must point to: an API name, and words from a guide.
-SEARCHES = (("TOASource", "api.html"), ("externalTrafficPolicy", "tke.html"), ("Unreleased", "changelog.html"))
+#: Search queries and the page a result must point to: API names, settings, and words from the guides.
+SEARCHES = (
+    ("TOASource", "api.html"),
+    ("trusted_proxies", "configuration.html"),
+    ("REALIP_PROXY_PROTOCOL_TIMEOUT", "configuration.html"),
+    ("externalTrafficPolicy", "tke.html"),
+    ("TOA", "tke.html"),
+    ("ingress-nginx", "tke.html"),
+    ("SECURE_PROXY_SSL_HEADER", "tutorials/django.html"),
+    ("Unreleased", "changelog.html"),
+)
 
 
 class _Links(html.parser.HTMLParser):
