@@ -29,8 +29,9 @@ from channels.testing import WebsocketCommunicator
 from django.urls import path as django_path
 from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.testing import TestClient
-from quart import Quart, websocket as quart_websocket
+from quart import Quart
 from quart import request as quart_request
+from quart import websocket as quart_websocket
 
 from realip import ConfigError, Resolver
 from realip import asgi as realip_asgi
