@@ -8,7 +8,25 @@ from importlib import resources
 
 import realip
 
-FRAMEWORKS = ("starlette", "fastapi", "flask", "werkzeug", "django", "uvicorn", "gunicorn")
+FRAMEWORKS = (
+    "starlette",
+    "fastapi",
+    "flask",
+    "werkzeug",
+    "django",
+    "uvicorn",
+    "gunicorn",
+    "aiohttp",
+    "sanic",
+    "tornado",
+    "litestar",
+    "quart",
+    "falcon",
+    "channels",
+    "daphne",
+    "granian",
+    "hypercorn",
+)
 
 
 def test_public_names() -> None:
