@@ -62,14 +62,24 @@ def _peer(context: Any) -> Any:
     return context.address if family in _INET else None
 
 
-def _resolve(setup: AdapterSetup, context: Any, headers: httputil.HTTPHeaders, local: Any = None) -> Result:
+def _local(connection: Any) -> Any:
+    """The server's own address of a Tornado connection (for Layer-4 lookups), or None."""
+    stream = getattr(connection, "stream", None)
+    sock = getattr(stream, "socket", None)
+    try:
+        return sock.getsockname() if sock is not None else None
+    except OSError:
+        return None
+
+
+def _resolve(setup: AdapterSetup, context: Any, headers: httputil.HTTPHeaders, connection: Any) -> Result:
     peer = _peer(context)
     carried = None
     layer4 = setup.layer4
     if layer4 is not None:
-        connection = {"client": peer, "server": local}
-        carried = layer4.asgi(connection)
-        context.realip_layer4 = layer4.details_asgi(connection)
+        addresses = {"client": peer, "server": _local(connection)}
+        carried = layer4.asgi(addresses)
+        context.realip_layer4 = layer4.details_asgi(addresses)
     # The mapping, not get_all(): resolve() may read the headers twice, and Tornado joins repeated lines with ","
     # in their order, which is the same chain.
     return setup.resolver.resolve(peer, headers, carried)
@@ -132,11 +142,7 @@ class _Resolving(httputil.HTTPMessageDelegate):
                 original = context.__dict__.get("realip_original")
                 if original is None:  # the connection's own address and protocol, kept for every later request
                     original = context.realip_original = (context.remote_ip, context.protocol)
-                local = None
-                if self.setup.layer4 is not None:
-                    stream = getattr(self.connection, "stream", None)
-                    local = stream.socket.getsockname() if stream is not None and stream.socket else None
-                found = _resolve(self.setup, context, headers, local)
+                found = _resolve(self.setup, context, headers, self.connection)
                 context.realip = found
                 context.remote_ip = original[0] if found.client_ip is None else found.client_ip
                 context.protocol = found.scheme or original[1]
@@ -194,6 +200,11 @@ class RealIPHandlerMixin:
         """The :class:`~realip.Result` for this request (``None`` only if resolving failed)."""
         return result(self.request)
 
+    @property
+    def realip_layer4(self) -> Any:
+        """What a Layer-4 load balancer carried for this connection (with ``layer4``), or ``None``."""
+        return getattr(getattr(self.request.connection, "context", None), "realip_layer4", None)
+
 
 def _resolve_for_handler(application: Application, request: httputil.HTTPServerRequest) -> None:
     context = getattr(request.connection, "context", None)
@@ -205,7 +216,7 @@ def _resolve_for_handler(application: Application, request: httputil.HTTPServerR
     if not isinstance(setup, AdapterSetup):  # not configured: REALIP_* (a bad value raises, naming the variable)
         setup = configure(application)
     try:
-        found = _resolve(setup, context if context is not None else _NoContext(request), request.headers)
+        found = _resolve(setup, context or _NoContext(request), request.headers, request.connection)
         request.realip = found  # type: ignore[attr-defined]
         if found.client_ip is not None:
             request.remote_ip = found.client_ip
