@@ -124,6 +124,21 @@ def test_litestar_websocket_sees_the_client() -> None:
     assert run_websocket(app, scope) == {"client": "198.51.100.7", "scheme": "wss"}
 
 
+def test_litestar_404_keeps_the_peer_unless_the_app_is_wrapped() -> None:
+    """Litestar applies app middleware to matched routes: the README says to wrap the whole app to cover 404s."""
+    from litestar.exceptions import NotFoundException
+    from litestar.response import Response
+
+    def not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return Response({"client": request.client.host if request.client else None}, status_code=404)
+
+    handlers: Any = {NotFoundException: not_found}
+    plugin_only = Litestar([litestar_whoami], plugins=[RealIPPlugin()], exception_handlers=handlers)
+    assert asgi_get(plugin_only, "127.0.0.1", XFF, "/nope").json() == {"client": "127.0.0.1"}
+    wrapped = realip_asgi.RealIPMiddleware(Litestar([litestar_whoami], exception_handlers=handlers))
+    assert asgi_get(wrapped, "127.0.0.1", XFF, "/nope").json() == {"client": "198.51.100.7"}
+
+
 def test_litestar_plugin_checks_options_at_start() -> None:
     with pytest.raises(ConfigError, match=r"10\.0\.0\.1/8"):
         RealIPPlugin(trusted_proxies=["10.0.0.1/8"])
