@@ -148,10 +148,9 @@ def test_forged_headers_from_an_untrusted_peer(server: tuple[Spec, Server]) -> N
     assert logged_host(spec, access_line(running, tag)) == "127.0.0.1"
 
 
+@pytest.mark.parametrize("server", [s for s in SPECS if s.kind == "asgi"], indirect=True, ids=lambda s: s.name)
 def test_websocket(server: tuple[Spec, Server]) -> None:
-    spec, running = server
-    if spec.kind != "asgi":
-        pytest.skip("WSGI has no websockets")
+    _, running = server
     path = f"/{config_index(PROTO_OPTIONS)}/ws"
     headers = [("X-Forwarded-For", "192.0.2.66, 198.51.100.7"), ("X-Forwarded-Proto", "https")]
     with websockets.sync.client.connect(
