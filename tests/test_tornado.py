@@ -251,3 +251,24 @@ class RealServers(testing.AsyncHTTPTestCase):
 
         got = json.loads(self.io_loop.run_sync(talk))
         assert got == {"remote_ip": "198.51.100.7", "protocol": "https"}
+
+
+# -- gunicorn's tornado worker: a server realip does not build (gunicorn #2156: no way to turn on xheaders) ----------
+
+#: The app gunicorn serves below: the mixin alone, configured at import.
+gunicorn_app = make_app()
+configure(gunicorn_app, trusted_proxies=["loopback"])
+
+
+def test_mixin_under_gunicorns_tornado_worker() -> None:
+    import sys
+
+    from tests.servers import http_get, run_server
+
+    argv = [sys.executable, "-m", "gunicorn", "-k", "tornado", "--bind", "fd://{fd}", "tests.test_tornado:gunicorn_app"]
+    with run_server(argv) as server:
+        reply = http_get(server, "/mixin", [("X-Forwarded-For", "192.0.2.66, 198.51.100.7")])
+        forged = http_get(server, "/mixin", [("X-Real-IP", "192.0.2.67")])
+    got = json.loads(reply.body)
+    assert (got["remote_ip"], got["result"]["peer"]) == ("198.51.100.7", "127.0.0.1")
+    assert json.loads(forged.body)["remote_ip"] == "127.0.0.1"
