@@ -69,3 +69,12 @@ def test_example_environment_wins(module: str) -> None:
     with start(module, env={"REALIP_TRUSTED_PROXIES": "10.0.0.0/8, cgnat"}) as server:
         got = answer(server, module, FORWARDED)
     assert (got["client"], got["source"], got["scheme"]) == ("127.0.0.1", "peer", "http")
+
+
+def test_sanic_example_refuses_sanics_own_proxy_setting() -> None:
+    """SANIC_PROXIES_COUNT (Sanic reads SANIC_* into its config) would trust by count: the server does not start."""
+    from tests.servers import ServerError
+
+    with pytest.raises(ServerError, match=r"ConfigError: Sanic.s PROXIES_COUNT=1 decides the client itself"):
+        with start("examples.sanic_app", env={"SANIC_PROXIES_COUNT": "1"}):
+            pass
