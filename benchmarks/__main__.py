@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from .frameworks import measure_frameworks
 from .instructions import INSTRUCTION_CONFIGS, QUICK_INSTRUCTION_CONFIGS, measure_instructions
 from .proxy import measure_proxy
 from .report import Results, markdown, plot, targets, targets_table
@@ -19,7 +20,18 @@ from .resolution import Settings, measure
 from .server import measure_servers
 from .toa import measure_toa
 
-_VERSIONS = ("realip", "uvicorn", "hypercorn", "werkzeug", "python-ipware", "django-ipware", "gunicorn")
+_VERSIONS = (
+    "realip",
+    "uvicorn",
+    "hypercorn",
+    "werkzeug",
+    "python-ipware",
+    "django-ipware",
+    "gunicorn",
+    "aiohttp",
+    "aiohttp-remotes",
+    "sanic",
+)
 
 
 def _versions() -> dict[str, str]:
@@ -80,6 +92,8 @@ def main(argv: list[str] | None = None) -> Results:
     progress("TOA done")
     results.proxy, results.proxy_note = measure_proxy(settings.rounds, settings.batch_seconds)
     progress("PROXY protocol done")
+    results.frameworks, results.frameworks_note = measure_frameworks(settings.rounds, settings.batch_seconds)
+    progress("frameworks done")
     results.seconds = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.md").write_text(markdown(results, _versions()), encoding="utf-8")

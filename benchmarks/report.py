@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from .frameworks import FrameworkRow
+from .frameworks import table as frameworks_table
 from .instructions import InstructionRow
 from .peers import CONTENDERS
 from .proxy import ProxyRow
@@ -58,6 +60,8 @@ class Results:
     toa_note: str = "not run"
     proxy: list[ProxyRow] = field(default_factory=list)
     proxy_note: str = "not run"
+    frameworks: list[FrameworkRow] = field(default_factory=list)
+    frameworks_note: str = "not run"
     noisy: bool = False
     seconds: float = 0.0
 
@@ -461,6 +465,9 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
             f"| {row.name} | {_us(row.stats.median)} ±{row.stats.iqr / 2000:.2f} | {row.answer} |"
             for row in results.proxy
         ]
+    out += ["", "## Frameworks: aiohttp and Sanic", "", results.frameworks_note, ""]
+    if results.frameworks:
+        out += frameworks_table(results.frameworks)
     out += ["", "## Targets (issue 6)", ""]
     out += targets_table(targets(results))
     out += ["", "![realip vs peers](benchmarks.png)", ""]

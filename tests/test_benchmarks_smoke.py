@@ -60,7 +60,7 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     results, out = run
     text = (out / "benchmarks.md").read_text(encoding="utf-8")
     for heading in ("## Scenarios", "## Level 1", "## Level 2", "## Level 3", "## Level 3, counted", "## Level 4",
-                    "## Targets"):  # fmt: skip
+                    "## Frameworks: aiohttp and Sanic", "## Targets"):  # fmt: skip
         assert heading in text
     for scenario in SCENARIOS:
         assert f"| {scenario.key} {scenario.title} |" in text
@@ -84,6 +84,25 @@ def test_instruction_counts_run_under_callgrind_for_each_server(run: tuple[Resul
         assert row.answer == ("127.0.0.1" if name.endswith("bare") else EXPECTED)
     rows = [row for row in targets(results) if row.target.startswith("server, counted")]
     assert len(rows) == len(SERVERS) and all(row.ratio is not None for row in rows)
+
+
+def test_frameworks_section_answers_right(run: tuple[Results, Path]) -> None:
+    """aiohttp and Sanic, realip and each stack's own handling: every contender timed and answering the client."""
+    results, _ = run
+    names = {(row.framework, row.name) for row in results.frameworks}
+    assert names == {
+        ("aiohttp", "bare"),
+        ("aiohttp", "realip"),
+        ("aiohttp", "aiohttp-remotes XForwardedStrict"),
+        ("aiohttp", "aiohttp-remotes XForwardedRelaxed"),
+        ("sanic", "bare"),
+        ("sanic", "realip"),
+        ("sanic", "Sanic PROXIES_COUNT=2"),
+        ("sanic", "Sanic FORWARDED_SECRET"),
+    }
+    for row in results.frameworks:
+        assert row.stats.median > 0 and (row.added is None) == (row.name == "bare")
+        assert row.answer == ("10.0.0.2" if row.name == "bare" else "198.51.100.7"), row
 
 
 def test_distinct_mode_rotates_every_address() -> None:

@@ -16,7 +16,25 @@ from pathlib import Path
 import realip
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORKS = ("starlette", "fastapi", "flask", "werkzeug", "django", "uvicorn", "gunicorn")
+FRAMEWORKS = (
+    "starlette",
+    "fastapi",
+    "flask",
+    "werkzeug",
+    "django",
+    "uvicorn",
+    "gunicorn",
+    "aiohttp",
+    "sanic",
+    "tornado",
+    "litestar",
+    "quart",
+    "falcon",
+    "channels",
+    "daphne",
+    "granian",
+    "hypercorn",
+)
 
 
 def test_public_names() -> None:

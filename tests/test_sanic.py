@@ -1,0 +1,282 @@
+"""realip.sanic: the shared scenarios through Sanic's ASGI test transport and through a real Sanic server on loopback,
+asserting the answer and Sanic's access-log line, plus websockets, Sanic's own proxy settings, failures and
+configuration.
+
+``serve()`` at the bottom is the real server: one blueprint-free app whose ``/<n>/...`` routes go through a RealIP
+built with ``tests.frameworks.CONFIGS[n]`` (one app per option set, dispatched by a tiny ASGI router would lose
+Sanic's own server, so instead each option set gets its own extension instance chosen per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets.sync.client
+from sanic import Request, Sanic, Websocket
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from realip import ConfigError, Reason, Resolver, Result
+from realip.sanic import RealIP
+from tests.frameworks import (
+    PROTO_OPTIONS,
+    XFF,
+    config_index,
+    configs_env,
+    expected_port,
+    probe_configs,
+    result_json,
+    scenario_path,
+)
+from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario
+from tests.servers import Server, http_get, run_server
+
+Sanic.test_mode = True
+PEER_PORT = 50123
+_names = itertools.count()
+
+
+def make_app(**options: Any) -> Sanic[Any, Any]:
+    app: Sanic[Any, Any] = Sanic(f"realip_test_{next(_names)}")
+    RealIP(app, **options)
+
+    @app.get("/")
+    async def whoami(request: Request) -> HTTPResponse:
+        return json_response(answer(request))
+
+    return app
+
+
+def answer(request: Request) -> dict[str, Any]:
+    return {
+        "client_ip": request.client_ip,
+        "remote_addr": request.remote_addr,
+        "ip": request.ip,
+        "scheme": request.scheme,
+        "result": result_json(getattr(request.ctx, "realip", None)),
+    }
+
+
+def via_asgi(app: Sanic[Any, Any], peer: str, headers: Any) -> dict[str, Any]:
+    """One GET through sanic-testing's ASGI client, with ``peer`` as the socket peer (its own is 127.0.0.1)."""
+    from sanic_testing.testing import SanicASGITestClient
+
+    async def go() -> Any:
+        client = SanicASGITestClient(app)
+        client._transport = httpx.ASGITransport(app=app, client=(peer, PEER_PORT))  # type: ignore[arg-type]
+        _, response = await client.get("/", headers=list(headers))
+        return response
+
+    response = asyncio.run(go())
+    assert response.status_code == 200, response.text
+    return dict(response.json)
+
+
+def bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+# -- the scenario table through Sanic's ASGI interface ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_scenario_asgi(scenario: Scenario) -> None:
+    got = via_asgi(make_app(**scenario.options), scenario.peer, scenario.headers)
+    assert got["client_ip"] == got["remote_addr"] == bracketed(scenario.client_ip)
+    assert got["ip"] == scenario.peer  # Sanic's request.ip stays the socket peer
+    assert got["scheme"] == (scenario.scheme or "http")
+    result = got["result"]
+    assert (result["client_ip"], result["client_port"], result["source"]) == (
+        scenario.client_ip,
+        expected_port(scenario, PEER_PORT),
+        scenario.source,
+    )
+    assert (result["peer"], result["peer_port"]) == (scenario.peer, PEER_PORT)
+
+
+def test_sanic_test_client() -> None:
+    """sanic-testing's test_client (a server on loopback): its peer 127.0.0.1 is trusted by default."""
+    app = make_app()
+    request, response = app.test_client.get("/", headers={"X-Forwarded-For": "192.0.2.66, 198.51.100.7"})
+    assert response.json["client_ip"] == request.client_ip == "198.51.100.7"
+    assert request.ctx.realip.peer == request.ip == "127.0.0.1"
+
+
+def test_runs_before_other_middleware() -> None:
+    app = make_app(trusted_proxies=["loopback"])
+    seen: list[str] = []
+
+    @app.on_request(priority=99)
+    async def early(request: Request) -> None:
+        seen.append(request.client_ip)
+
+    via_asgi(app, "127.0.0.1", XFF)
+    assert seen == ["198.51.100.7"]
+
+
+@pytest.mark.parametrize(
+    "setting", [("PROXIES_COUNT", 1), ("FORWARDED_SECRET", "s3cret"), ("REAL_IP_HEADER", "x-real-ip")]
+)
+def test_sanic_proxy_settings_refused_at_start(setting: tuple[str, object]) -> None:
+    app = make_app()
+    app.config[setting[0]] = setting[1]
+    with pytest.raises(ConfigError, match=rf"Sanic's {setting[0]}=.*unset it"):
+        via_asgi(app, "127.0.0.1", XFF)
+
+
+def test_init_twice_is_refused() -> None:
+    app = make_app()
+    with pytest.raises(RuntimeError, match="already initialised"):
+        RealIP(app)
+
+
+class BrokenResolver(Resolver):
+    def resolve(self, *args: Any, **kwargs: Any) -> Result:
+        raise RuntimeError("boom")
+
+
+def test_unexpected_failure_passes_through_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    app: Sanic[Any, Any] = Sanic(f"realip_test_{next(_names)}")
+    RealIP(app, resolver=BrokenResolver())
+
+    @app.get("/")
+    async def whoami(request: Request) -> HTTPResponse:
+        return json_response(answer(request))
+
+    with caplog.at_level(logging.DEBUG, logger="realip"):
+        for _ in range(2):
+            assert via_asgi(app, "127.0.0.1", XFF)["client_ip"] == "127.0.0.1"
+    levels = [r.levelno for r in caplog.records if r.name == "realip"]
+    assert levels == [logging.ERROR, logging.DEBUG]
+
+
+def test_options_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        RealIP(resolver=Resolver(), trusted_proxies=["loopback"])
+    with pytest.raises(ConfigError, match=r"10\.0\.0\.1/8"):
+        RealIP(trusted_proxies=["10.0.0.1/8"])
+    for name in list(os.environ):
+        if name.startswith("REALIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("REALIP_TRUSTED_PROXIES", "10.0.0.0/8")
+    assert via_asgi(make_app(), "127.0.0.1", XFF)["client_ip"] == "127.0.0.1"
+    monkeypatch.setenv("REALIP_TRUSTED_PROXIES", "loopback")
+    assert via_asgi(make_app(), "127.0.0.1", XFF)["client_ip"] == "198.51.100.7"
+
+
+def test_unix_socket_peer_untrusted_keeps_sanic_answer() -> None:
+    extension = RealIP(trusted_proxies=["loopback"])
+    request = _bare_request(peer=None, headers=XFF)
+    extension.on_request(request)
+    assert request.ctx.realip.reason is Reason.UNTRUSTED_PEER
+    assert request.parsed_forwarded is None  # nothing to write: Sanic's own answer stands
+
+
+def _bare_request(peer: tuple[str, int] | None, headers: Any) -> Request:
+    from sanic.compat import Header
+
+    class Conn:
+        peername = peer
+        sockname = "/run/app.sock"
+
+    app = make_app()
+    request = Request(b"/", Header(list(headers)), "1.1", "GET", None, app)
+    request.conn_info = Conn()  # type: ignore[assignment]
+    return request
+
+
+# -- a real Sanic server on loopback ---------------------------------------------------------------------------------
+
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"access": {"format": "access %(host)s %(request)s %(status)s"}},
+    "handlers": {"access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"}},
+    "loggers": {"sanic.access": {"level": "INFO", "handlers": ["access"], "propagate": False}},
+}
+
+
+def probe_app() -> Sanic[Any, Any]:
+    """``/<n>/...`` resolved by the n-th option set: one extension per set, the app's own registered first."""
+    app: Sanic[Any, Any] = Sanic("realip_probe", log_config=LOG_CONFIG)
+    extensions = [RealIP(**options) for options in probe_configs()]
+
+    @app.on_request(priority=10**7)
+    def pick(request: Request) -> None:
+        index = int(request.path.split("/")[1]) if request.path.count("/") > 1 else 0
+        extensions[index].on_request(request)
+
+    @app.get("/<index:int>/<tag:str>")
+    async def whoami(request: Request, index: int, tag: str) -> HTTPResponse:
+        return json_response(answer(request))
+
+    @app.websocket("/<index:int>/ws/<tag:str>")
+    async def ws(request: Request, websocket: Websocket, index: int, tag: str) -> None:
+        await websocket.send(json.dumps(answer(request)))
+
+    @app.get("/")
+    async def ready(request: Request) -> HTTPResponse:
+        return json_response({})
+
+    return app
+
+
+def serve() -> None:
+    listener = socket.socket(fileno=int(sys.argv[1]))
+    probe_app().run(sock=listener, access_log=True, single_process=True, motd=False)
+
+
+@pytest.fixture(scope="module")
+def sanic_server() -> Iterator[Server]:
+    argv = [sys.executable, "-c", "from tests.test_sanic import serve; serve()", "{fd}"]
+    with run_server(argv, env=configs_env()) as server:
+        yield server
+
+
+def access_line(server: Server, tag: str) -> str:
+    log = server.wait_for_log(tag)
+    (line,) = [line for line in log.splitlines() if tag in line and line.startswith("access ")]
+    return line
+
+
+@pytest.mark.parametrize("scenario", LOOPBACK_SCENARIOS, ids=lambda s: s.name)
+def test_scenario_real_server(sanic_server: Server, scenario: Scenario) -> None:
+    path, tag = scenario_path(scenario)
+    reply = http_get(sanic_server, path, scenario.headers)
+    assert reply.status == 200, reply.body
+    got = json.loads(reply.body)
+    assert got["client_ip"] == bracketed(scenario.client_ip)
+    assert got["ip"] == "127.0.0.1"
+    assert got["scheme"] == (scenario.scheme or "http")
+    result = got["result"]
+    assert (result["client_ip"], result["client_port"], result["source"]) == (
+        scenario.client_ip,
+        expected_port(scenario, reply.local_port),
+        scenario.source,
+    )
+    # Sanic's access log shows request.client_ip and the socket's port.
+    line = access_line(sanic_server, tag)
+    assert line.startswith(f"access {bracketed(scenario.client_ip)}:{reply.local_port} GET http"), line
+    assert line.endswith(" 200"), line
+
+
+@pytest.mark.parametrize(("proto", "scheme"), [("https", "wss"), (None, "ws")])
+def test_websocket_real_server(sanic_server: Server, proto: str | None, scheme: str) -> None:
+    headers = [("X-Forwarded-For", "192.0.2.66, 198.51.100.7")]
+    if proto:
+        headers.append(("X-Forwarded-Proto", proto))
+    path = f"/{config_index(PROTO_OPTIONS)}/ws/{scheme}"
+    url = sanic_server.url.replace("http", "ws") + path
+    with websockets.sync.client.connect(url, additional_headers=headers, open_timeout=10) as ws:
+        got = json.loads(ws.recv(timeout=10))
+    assert (got["client_ip"], got["scheme"]) == ("198.51.100.7", scheme)
