@@ -41,6 +41,18 @@ def _add_resolver_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hops", type=int, metavar="N", help="hop-count mode: the client is entry N from the right")
     parser.add_argument("--max-hops", type=int, metavar="N", help="bound on entries examined (default 20)")
     parser.add_argument("--proto-header", metavar="NAME", help="header giving the scheme, e.g. x-forwarded-proto")
+    parser.add_argument("--host-header", metavar="NAME", help="header giving the host, e.g. x-forwarded-host")
+    parser.add_argument("--port-header", metavar="NAME", help="header giving the port, e.g. x-forwarded-port")
+    parser.add_argument("--prefix-header", metavar="NAME", help="header giving the path prefix (x-forwarded-prefix)")
+    parser.add_argument(
+        "--allowed-host", action="append", metavar="HOST", help="a host a forwarded host may name (repeatable)"
+    )
+    parser.add_argument(
+        "--strip-untrusted",
+        action="store_true",
+        default=None,
+        help="remove the forwarding headers realip did not believe before the app sees them",
+    )
     parser.add_argument(
         "--layer4-proxy",
         action="append",
@@ -62,6 +74,11 @@ def _resolver(args: argparse.Namespace) -> Resolver:
         overrides["max_hops"] = args.max_hops
     if args.proto_header is not None:
         overrides["proto_header"] = args.proto_header
+    for option in ("host_header", "port_header", "prefix_header", "strip_untrusted"):
+        if getattr(args, option) is not None:
+            overrides[option] = getattr(args, option)
+    if args.allowed_host is not None:
+        overrides["allowed_hosts"] = tuple(args.allowed_host)
     if args.layer4_proxy is not None:
         overrides["layer4_proxies"] = tuple(args.layer4_proxy)
     return Resolver.from_env(None, **overrides)

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from .asgi import ASGIApp, RealIPMiddleware, Receive, Scope, Send
 from .explain import Explanation, explain
@@ -131,6 +131,7 @@ class _WhoAmI:
             "steps": walk["steps"],
             "why": walk["why"],
             "scheme": scope.get("scheme"),
+            "request": _request_view(scope),
             "layer4": None if self.layer4 is None else {"kind": self.layer4.kind, "carried": _carried(details)},
             "config": {
                 "trusted_proxies": list(self.resolver.trusted_proxies),
@@ -138,6 +139,11 @@ class _WhoAmI:
                 "trusted_hops": self.resolver.trusted_hops,
                 "max_hops": self.resolver.max_hops,
                 "proto_header": self.resolver.proto_header,
+                "host_header": self.resolver.host_header,
+                "port_header": self.resolver.port_header,
+                "prefix_header": self.resolver.prefix_header,
+                "allowed_hosts": None if self.resolver.allowed_hosts is None else list(self.resolver.allowed_hosts),
+                "strip_untrusted": self.resolver.strip_untrusted,
                 "layer4_proxies": list(self.resolver.layer4_proxies),
                 "presets": [use.as_dict() for use in describe_presets(self.resolver)],  # source, snapshot date
             },
@@ -184,6 +190,24 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _request_view(scope: Scope) -> dict[str, Any]:
+    """The request as the app sees it after realip: scheme, Host, server port, root_path and path, and the URL an
+    app builds from them (a forwarded host, port and prefix show here once believed)."""
+    headers = scope.get("headers") or ()
+    host = next((bytes(value).decode("latin-1") for name, value in headers if bytes(name).lower() == b"host"), None)
+    server = scope.get("server")
+    root_path, path = str(scope.get("root_path") or ""), str(scope.get("path") or "/")
+    shown_host = host or (f"{server[0]}:{server[1]}" if server else "")
+    return {
+        "scheme": scope.get("scheme"),
+        "host": host,
+        "server_port": server[1] if server else None,
+        "root_path": root_path,
+        "path": path,
+        "url": f"{scope.get('scheme') or 'http'}://{shown_host}{quote(path)}",
+    }
 
 
 def _wants_html(scope: Scope) -> bool:
@@ -239,6 +263,9 @@ code {{ word-break: break-all; }}
 <p>Source: <b id="source">{_cell(client["source"])}</b>; scheme: <b id="scheme">{_cell(client["scheme"])}</b>;
 reason: <b id="reason">{_cell(client["reason"])}</b> &mdash; {_cell(report["why"])}.</p>
 <p>Socket peer: <code id="peer">{_cell(peer["ip"])}</code> port {_cell(peer["port"])}</p>
+<p>The URL as the app sees it: <code id="url">{_cell(report["request"]["url"])}</code> (host
+<code id="host">{_cell(report["request"]["host"])}</code>, server port {_cell(report["request"]["server_port"])},
+root path <code id="root-path">{_cell(report["request"]["root_path"] or "(none)")}</code>)</p>
 <h2>Forwarding headers received</h2>
 <table id="headers"><tr><th>name</th><th>value</th></tr>{headers}</table>
 <h2>The walk, hop by hop</h2>
@@ -248,6 +275,9 @@ reason: <b id="reason">{_cell(client["reason"])}</b> &mdash; {_cell(report["why"
 <p>Trusted proxies: <code>{_cell(", ".join(config["trusted_proxies"]) or "(nothing)")}</code>;
 header: <code>{_cell(", ".join(config["header"]))}</code>; trusted hops: {_cell(config["trusted_hops"])};
 max hops: {_cell(config["max_hops"])}; proto header: {_cell(config["proto_header"])};
+host header: {_cell(config["host_header"])}; port header: {_cell(config["port_header"])};
+prefix header: {_cell(config["prefix_header"])}; allowed hosts: {_cell(config["allowed_hosts"])};
+strip untrusted: {_cell(config["strip_untrusted"])};
 Layer-4 load balancers: <code>{_cell(", ".join(config["layer4_proxies"]) or "(none)")}</code>.</p>
 </body>
 </html>

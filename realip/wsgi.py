@@ -33,7 +33,7 @@ peer), whatever realip trusts; this middleware only writes a scheme that a trust
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler
 
@@ -138,40 +138,10 @@ class RealIPMiddleware:
             if result.scheme is not None:
                 environ[_SCHEME] = result.scheme
             if self._rewrites:
-                self._rewrite_context(environ, result)
+                rewrite_context(environ, result, self.resolver, self._keys, self._strip)
             if result.reason in WARNING_REASONS:
                 report(result, environ)
         return self.app(environ, start_response)
-
-    def _rewrite_context(self, environ: WSGIEnvironment, result: Result) -> None:
-        """The forwarded context: without the forwarding headers realip did not believe (``strip_untrusted``), then
-        ``HTTP_HOST``, ``SERVER_NAME``, ``SERVER_PORT`` (a default port stays out of the Host) and ``SCRIPT_NAME``;
-        the values replaced join the others in ``realip.orig``."""
-        orig = environ[ORIG_KEY]
-        for key in ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME"):
-            orig[key] = environ.get(key)
-        if self.resolver.strip_untrusted:
-            headers = [(name, environ[key]) for name, key in self._keys if key in environ]
-            for key in self._strip:
-                environ.pop(key, None)
-            for name, value in self.resolver.believed_headers(headers, result):
-                environ[environ_key(name)] = value
-        if result.host is not None or result.server_port is not None:
-            scheme = environ.get(_SCHEME)
-            found = host_value(environ["HTTP_HOST"]) if isinstance(environ.get("HTTP_HOST"), str) else None
-            host = result.host or (found[0] if found else environ.get("SERVER_NAME"))
-            port = result.server_port
-            if port is None:
-                port = default_port(scheme) if result.host is not None else found[1] if found and found[1] else None
-            if port is None and str(environ.get("SERVER_PORT", "")).isdigit():
-                port = int(environ["SERVER_PORT"])
-            if isinstance(host, str):
-                environ["HTTP_HOST"] = host_text(host, port, scheme)
-                environ["SERVER_NAME"] = host.strip("[]")
-                if port is not None:
-                    environ["SERVER_PORT"] = str(port)
-        if result.prefix:
-            environ["SCRIPT_NAME"] = result.prefix + str(environ.get("SCRIPT_NAME") or "")
 
     def resolve(self, environ: WSGIEnvironment) -> Result:
         """The Result for this environ, without changing it. Never raises on request data.
@@ -212,6 +182,45 @@ class RealIPMiddleware:
                 "handler_class=realip.wsgi.StrictWSGIRequestHandler, or under gunicorn.",
                 self._keys[0][1],
             )
+
+
+def rewrite_context(
+    environ: MutableMapping[str, Any],
+    result: Result,
+    resolver: Resolver,
+    keys: tuple[tuple[str, str], ...],
+    strip: tuple[str, ...],
+) -> None:
+    """The forwarded context in a WSGI environ (or Django's ``META``): without the forwarding headers realip did not
+    believe (``strip_untrusted``; ``keys`` are the headers read and ``strip`` every forwarding header's key), then
+    ``HTTP_HOST``, ``SERVER_NAME``, ``SERVER_PORT`` (a default port stays out of the Host) and ``SCRIPT_NAME``; the
+    values replaced join the others in ``realip.orig`` when it is there."""
+    orig = environ.get(ORIG_KEY)
+    if isinstance(orig, dict):
+        for key in ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME"):
+            orig[key] = environ.get(key)
+    if resolver.strip_untrusted:
+        headers = [(name, environ[key]) for name, key in keys if key in environ]
+        for key in strip:
+            environ.pop(key, None)
+        for name, value in resolver.believed_headers(headers, result):
+            environ[environ_key(name)] = value
+    if result.host is not None or result.server_port is not None:
+        scheme = environ.get(_SCHEME)
+        found = host_value(environ["HTTP_HOST"]) if isinstance(environ.get("HTTP_HOST"), str) else None
+        host = result.host or (found[0] if found else environ.get("SERVER_NAME"))
+        port = result.server_port
+        if port is None:
+            port = default_port(scheme) if result.host is not None else found[1] if found and found[1] else None
+        if port is None and str(environ.get("SERVER_PORT", "")).isdigit():
+            port = int(environ["SERVER_PORT"])
+        if isinstance(host, str):
+            environ["HTTP_HOST"] = host_text(host, port, scheme)
+            environ["SERVER_NAME"] = host.strip("[]")
+            if port is not None:
+                environ["SERVER_PORT"] = str(port)
+    if result.prefix:  # a WSGI string holds bytes as latin-1 (PEP 3333): the prefix's UTF-8 bytes, like any path
+        environ["SCRIPT_NAME"] = result.prefix.encode("utf-8").decode("latin-1") + str(environ.get("SCRIPT_NAME") or "")
 
 
 class StrictWSGIRequestHandler(WSGIRequestHandler):

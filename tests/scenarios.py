@@ -8,6 +8,7 @@ over loopback to a real server (uvicorn, gunicorn); ``LOOPBACK_SCENARIOS`` lists
 from __future__ import annotations
 
 from typing import NamedTuple
+from urllib.parse import quote
 
 TKE = ("loopback", "10.0.0.0/8", "cgnat")  # a pod behind CLB (VPC addresses) and ingress-nginx (cgnat pod range)
 
@@ -21,6 +22,11 @@ class Scenario(NamedTuple):
     client_port: int | None
     source: str
     scheme: str | None = None
+    #: The forwarded context the Result carries, and the root URL the app then builds (None: not asserted).
+    host: str | None = None
+    server_port: int | None = None
+    prefix: str | None = None
+    url_root: str | None = None
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -227,4 +233,114 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+
+def log_path(scenario: Scenario, path: str) -> str:
+    """The path an ASGI server's access log shows for ``path`` once realip moved a forwarded prefix into root_path
+    and path (uvicorn logs the path as the app sees it, percent-escaped)."""
+    return quote(scenario.prefix or "") + path
+
+
+def assert_context(result: object, url_root: str | None, scenario: Scenario) -> None:
+    """The forwarded context an adapter produced: the Result's fields (an object or its dict), and the root URL the
+    app built from what the adapter rewrote (when the scenario names one)."""
+    fields = result if isinstance(result, dict) else result._asdict()  # type: ignore[attr-defined]
+    assert (fields["host"], fields["server_port"], fields["prefix"]) == (
+        scenario.host,
+        scenario.server_port,
+        scenario.prefix,
+    ), scenario.name
+    if scenario.url_root is not None:  # some frameworks show the path decoded (Starlette, Falcon): compare it escaped
+        assert url_root is not None and quote(url_root, safe=":/%[]") == scenario.url_root, scenario.name
+
+
+CONTEXT = {
+    "trusted_proxies": TKE,
+    "proto_header": "x-forwarded-proto",
+    "host_header": "x-forwarded-host",
+    "port_header": "x-forwarded-port",
+    "prefix_header": "x-forwarded-prefix",
+}
+#: The forwarded request: host, port, prefix and scheme from the client's own hop, as ingress-nginx sends them.
+# fmt: off
+CONTEXT_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "context from the client's hop",
+        CONTEXT,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "App.Example.com"),
+         ("X-Forwarded-Port", "443"), ("X-Forwarded-Prefix", "/shop/")),
+        "198.51.100.7", None, "x-forwarded-for", "https", "app.example.com", 443, "/shop",
+        "https://app.example.com/shop/",
+    ),
+    Scenario(
+        "context with a port that is not the scheme's default",
+        CONTEXT,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Proto", "http"), ("X-Forwarded-Host", "app.example.com"),
+         ("X-Forwarded-Port", "8080")),
+        "198.51.100.7", None, "x-forwarded-for", "http", "app.example.com", 8080, None,
+        "http://app.example.com:8080/",
+    ),
+    Scenario(
+        "context aligned with the chain: the client's hop, not the ingress's",
+        CONTEXT,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7, 100.64.3.4"), ("X-Forwarded-Host", "shop.example.com, ingress.internal"),
+         ("X-Forwarded-Proto", "https, http")),
+        "198.51.100.7", None, "x-forwarded-for", "https", "shop.example.com", None, None,
+        "https://shop.example.com/",
+    ),
+    Scenario(
+        "forged context from a direct client is ignored",
+        CONTEXT,
+        "203.0.113.50",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https"),
+         ("X-Forwarded-Prefix", "/phish")),
+        "203.0.113.50", None, "peer", None, None, None, None,
+    ),
+    Scenario(
+        "a host outside allowed_hosts is ignored",
+        {**CONTEXT, "allowed_hosts": ["app.example.com", ".example.org"]},
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Prefix", "/ok")),
+        "198.51.100.7", None, "x-forwarded-for", None, None, None, "/ok",
+    ),
+    Scenario(
+        "a subdomain of an allowed .domain is used",
+        {**CONTEXT, "allowed_hosts": ["app.example.com", ".example.org"]},
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Host", "www.example.org"),),
+        "198.51.100.7", None, "x-forwarded-for", None, "www.example.org", None, None, "http://www.example.org/",
+    ),
+    Scenario(
+        "bad context values are ignored, never cleaned up",
+        CONTEXT,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Host", "evil.example/x?y@z"), ("X-Forwarded-Port", "99999"),
+         ("X-Forwarded-Prefix", "/a/../admin"), ("X-Forwarded-Proto", "gopher")),
+        "198.51.100.7", None, "x-forwarded-for", None, None, None, None,
+    ),
+    Scenario(
+        "a percent-escaped prefix is decoded once",
+        CONTEXT,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Host", "app.example.com"),
+         ("X-Forwarded-Prefix", "/caf%C3%A9/")),
+        "198.51.100.7", None, "x-forwarded-for", None, "app.example.com", None, "/café",
+        "http://app.example.com/caf%C3%A9/",
+    ),
+    Scenario(
+        "RFC 7239 host= and proto= from the client's element",
+        {"trusted_proxies": TKE, "header": "forwarded", "proto_header": "forwarded", "host_header": "forwarded",
+         "port_header": "forwarded"},
+        "127.0.0.1",
+        (("Forwarded", 'for=192.0.2.66;host=evil.example, for=198.51.100.7;host="app.example.com:8443";proto=https'),),
+        "198.51.100.7", None, "forwarded", "https", "app.example.com", 8443, None, "https://app.example.com:8443/",
+    ),
+)
+# fmt: on
+
+SCENARIOS = SCENARIOS + CONTEXT_SCENARIOS
+#: The hosts the context rows forward that an app serves (Django's ALLOWED_HOSTS in the tests); evil.example is not.
+CONTEXT_HOSTS = ("app.example.com", "shop.example.com", ".example.org")
 LOOPBACK_SCENARIOS = tuple(s for s in SCENARIOS if s.peer == "127.0.0.1")

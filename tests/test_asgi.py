@@ -21,7 +21,7 @@ import websockets.sync.client
 from fastapi import FastAPI
 from fastapi import Request as FastAPIRequest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -31,7 +31,7 @@ with warnings.catch_warnings():  # starlette >= 1.x suggests httpx2 for TestClie
 
 from realip import ConfigError, Reason, Resolver, Result
 from realip.asgi import Message, RealIPMiddleware, Receive, Scope, Send
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario
+from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario, assert_context, log_path
 from tests.servers import Server, ServerError, http_get, python, run_server
 
 PEER_PORT = 50123
@@ -48,6 +48,8 @@ def _report(scope: Scope) -> dict[str, Any]:
         "scheme": scope.get("scheme"),
         "state": sorted(scope.get("state", {})),
         "result": None if result is None else {**result._asdict(), "proxies": list(result.proxies)},
+        # The root URL as Starlette builds it from this scope (scheme, Host header, root_path).
+        "url_root": str(HTTPConnection(scope).base_url),
     }
 
 
@@ -97,6 +99,8 @@ def starlette_app(**options: Any) -> Starlette:
                 "scheme": request.url.scheme,
                 "source": result.source,
                 "peer": [result.peer, result.peer_port],
+                "result": result._asdict(),
+                "url_root": str(request.url_for("whoami")),  # the link the app builds to itself
             }
         )
 
@@ -117,6 +121,8 @@ def fastapi_app(**options: Any) -> FastAPI:
             "scheme": request.url.scheme,
             "source": result.source,
             "peer": [result.peer, result.peer_port],
+            "result": result._asdict(),
+            "url_root": str(request.url_for("whoami")),  # the link the app builds to itself
         }
 
     app.add_middleware(RealIPMiddleware, **options)
@@ -198,6 +204,7 @@ def test_scenario_bare_asgi(scenario: Scenario) -> None:
     assert isinstance(result, Result)
     assert (result.client_ip, result.source, result.scheme) == (scenario.client_ip, scenario.source, scenario.scheme)
     assert (result.peer, result.peer_port) == (scenario.peer, PEER_PORT)  # the original peer is kept
+    assert_context(result, str(HTTPConnection(scope).base_url), scenario)
 
 
 # -- (b) Starlette and (c) FastAPI, in process ---------------------------------------------------------------------
@@ -222,6 +229,7 @@ def test_scenario_framework(scenario: Scenario, make_app: Any) -> None:
     assert answer["source"] == scenario.source
     assert answer["scheme"] == (scenario.scheme or "http")
     assert answer["peer"] == [scenario.peer, PEER_PORT]
+    assert_context(answer["result"], answer["url_root"], scenario)
 
 
 def test_starlette_testclient_peer_is_not_an_address() -> None:
@@ -453,8 +461,9 @@ def test_scenario_real_uvicorn(uvicorn_server: Server, scenario: Scenario) -> No
     assert answer["result"]["peer"] == "127.0.0.1"
     assert answer["result"]["peer_port"] == local_port
     assert answer["scheme"] == (scenario.scheme or "http")
+    assert_context(answer["result"], answer["url_root"], scenario)
     # uvicorn's access log reads the same scope dict: it must show the resolved client, not the peer.
-    uvicorn_server.wait_for_log(f'{client[0]}:{client[1]} - "GET {path} HTTP/1.1" 200')
+    uvicorn_server.wait_for_log(f'{client[0]}:{client[1]} - "GET {log_path(scenario, path)} HTTP/1.1" 200')
 
 
 def test_lifespan_through_real_uvicorn(uvicorn_server: Server) -> None:

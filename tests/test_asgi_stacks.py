@@ -39,7 +39,7 @@ from realip import wsgi as realip_wsgi
 from realip.litestar import RealIPPlugin
 from realip.quart import RealIP as QuartRealIP
 from tests.frameworks import PROTO_OPTIONS, XFF, expected_port, result_json
-from tests.scenarios import SCENARIOS, Scenario
+from tests.scenarios import SCENARIOS, Scenario, assert_context
 
 PEER_PORT = 50123
 
@@ -253,23 +253,27 @@ class FalconWhoAmI:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         result = req.env.get(realip_wsgi.RESULT_KEY)
         resp.media = {"remote_addr": req.remote_addr, "scheme": req.scheme, "result": result_json(result)}
+        resp.media["url_root"] = req.prefix + "/"
 
 
 class FalconAsgiWhoAmI:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         result = req.scope.get("state", {}).get("realip")
         resp.media = {"remote_addr": req.remote_addr, "scheme": req.scheme, "result": result_json(result)}
+        resp.media["url_root"] = req.prefix + "/"
 
 
 def falcon_wsgi(**options: Any) -> Any:
     app = falcon.App()
-    app.add_route("/", FalconWhoAmI())
+    app.add_sink(FalconWhoAmI().on_get, prefix="/")  # every path: under a forwarded prefix too
     return realip_wsgi.RealIPMiddleware(app, **options)
 
 
 def falcon_asgi(**options: Any) -> Any:
     app = falcon.asgi.App()
-    app.add_route("/", FalconAsgiWhoAmI())
+    # Every path: Falcon's ASGI app routes on the whole path, root_path included (as under uvicorn --root-path),
+    # so behind a forwarded prefix its routes carry the prefix.
+    app.add_sink(FalconAsgiWhoAmI().on_get, prefix="/")
     return _client_as_pair(realip_asgi.RealIPMiddleware(app, **options))
 
 
@@ -322,6 +326,7 @@ def test_falcon_scenario(scenario: Scenario, make_app: Any) -> None:
     # falcon.testing gives the peer no port under WSGI; under ASGI it picks one we cannot choose.
     check(scenario, got["remote_addr"], got["result"], got["result"]["peer_port"])
     assert got["scheme"] == (scenario.scheme or "http")
+    assert_context(got["result"], got["url_root"], scenario)  # req.prefix: scheme, host and the app's root
 
 
 def test_falcon_access_route_is_still_the_forgeable_list() -> None:

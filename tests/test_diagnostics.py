@@ -53,6 +53,8 @@ def test_a_trusted_peer_just_outside_loopback_still_warns(caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING, logger="realip"):
         diagnostics.report(result)
     assert [r.getMessage().split(" sent ")[0] for r in caplog.records] == [f"realip: trusted peer {peer}"]
+
+
 # -- listeners -----------------------------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from realip import Resolver
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario
+from tests.scenarios import CONTEXT_HOSTS, LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario, assert_context, log_path
 from tests.servers import REPO, Server, http_get, python, run_server
 
 EXAMPLE = REPO / "examples" / "django_project"
@@ -44,7 +44,7 @@ EXAMPLE = REPO / "examples" / "django_project"
 BASE_SETTINGS: dict[str, Any] = {
     "DEBUG": False,
     "SECRET_KEY": "realip-tests",
-    "ALLOWED_HOSTS": ["testserver", "127.0.0.1"],
+    "ALLOWED_HOSTS": ["testserver", "127.0.0.1", *CONTEXT_HOSTS],
     "INSTALLED_APPS": ["realip.django"],
     "MIDDLEWARE": ["realip.django.RealIPMiddleware"],
     "ROOT_URLCONF": "examples.django_project.project.urls",  # the example's own views: "" (sync), "async"
@@ -70,6 +70,17 @@ def django_settings() -> Iterator[None]:
     django.setup()
     with override_settings(**BASE_SETTINGS):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_script_prefix() -> Iterator[None]:
+    """Django's handlers set the thread's script prefix on each request; its test client does not, so a prefix an
+    earlier test's request set would still be there: reset it as a server would."""
+    from django.urls import clear_script_prefix
+
+    clear_script_prefix()
+    yield
+    clear_script_prefix()
 
 
 @pytest.fixture(autouse=True)
@@ -113,6 +124,7 @@ def assert_answer(body: dict[str, Any], scenario: Scenario, view: str, peer_port
     assert body["orig_remote_addr"] == scenario.peer
     assert body["scheme"] == (scenario.scheme or "http")
     assert body["is_secure"] is (scenario.scheme == "https")
+    assert_context(body, body["url"], scenario)  # reverse() and build_absolute_uri(): the links Django builds
 
 
 def ok_response(request: Any) -> HttpResponse:
@@ -435,6 +447,7 @@ def example_environment(tmp_path: Path, settings_body: str | None = None, **vari
         env["DJANGO_SETTINGS_MODULE"] = module
         paths.insert(0, str(tmp_path))
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["DJANGO_ALLOWED_HOSTS"] = ",".join(CONTEXT_HOSTS)  # the hosts the scenario table forwards
     env.update(variables)
     return env
 
@@ -639,7 +652,8 @@ def test_loopback_scenario_under_uvicorn(servers: Servers, scenario: Scenario) -
         assert body["client_port"] == scenario.client_port
     assert body["scheme"] == (scenario.scheme or "http")
     port = r"\d+" if scenario.source == "peer" else str(scenario.client_port or 0)
-    assert re.search(rf"\s{re.escape(scenario.client_ip)}:{port} - ", access_line(server, path))  # scope["client"]
+    line = access_line(server, log_path(scenario, path))  # uvicorn logs root_path + path: the prefix too
+    assert re.search(rf"\s{re.escape(scenario.client_ip)}:{port} - ", line)  # scope["client"]
 
 
 UNDERSCORE = [("X-Forwarded-For", "198.51.100.7"), ("X_Forwarded_For", "192.0.2.66")]

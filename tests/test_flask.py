@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, Request, request
+from flask import Blueprint, Flask, Request, request, url_for
 
 from realip import ConfigError, Reason
 from realip.flask import RealIP, RealIPRequest, RealIPRequestMixin
 from realip.wsgi import ORIG_KEY, RealIPMiddleware
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario
+from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario, assert_context
 from tests.servers import Server, run_server
 from tests.test_wsgi import BAD_HEADERS, Pairs, access_log_host, assert_resolved, gunicorn_argv, send, tagged
 
@@ -28,6 +28,7 @@ def answer() -> dict[str, Any]:
         "remote_port": request.environ.get("REMOTE_PORT"),
         "scheme": request.scheme,
         "url": request.url,
+        "url_root": url_for("root", _external=True),  # the link Flask builds: scheme, host, script root
         "orig": request.environ.get(ORIG_KEY),
         "result": request.realip._asdict(),  # type: ignore[attr-defined]
     }
@@ -68,6 +69,7 @@ def test_scenario_through_test_client(scenario: Scenario) -> None:
     assert result["scheme"] == scenario.scheme
     assert body["client_ip"] == body["remote_addr"] == scenario.client_ip
     assert body["scheme"] == (scenario.scheme or "http")
+    assert_context(result, body["url_root"], scenario)
 
 
 def test_blueprint_views_and_request_class() -> None:
@@ -262,6 +264,7 @@ def test_loopback_scenario_through_gunicorn(index: int, gunicorn: Server) -> Non
     assert body["client_ip"] == body["remote_addr"] == scenario.client_ip
     if scenario.scheme is not None:
         assert body["scheme"] == scenario.scheme
+    assert_context(result, body["url_root"], scenario)
     assert access_log_host(gunicorn, tag) == scenario.client_ip
 
 

@@ -17,3 +17,4 @@ def test_scenario(scenario: Scenario) -> None:
         scenario.source,
     )
     assert result.scheme == scenario.scheme
+    assert (result.host, result.server_port, result.prefix) == (scenario.host, scenario.server_port, scenario.prefix)

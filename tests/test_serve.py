@@ -268,3 +268,62 @@ def test_serve_layer4_needs_the_balancers() -> None:
                                                      if not k.startswith("REALIP_")})  # fmt: skip
     assert out.returncode == 2
     assert "layer4='toa:saved-syn' needs layer4_proxies" in out.stderr
+
+
+# -- the forwarded context -----------------------------------------------------------------------------------------
+
+CONTEXT_FLAGS = (
+    "--proto-header", "x-forwarded-proto", "--host-header", "x-forwarded-host", "--port-header", "x-forwarded-port",
+    "--prefix-header", "x-forwarded-prefix", "--allowed-host", "app.example.com",
+)  # fmt: skip
+CONTEXT_HEADERS = [
+    ("X-Forwarded-For", "198.51.100.7"),
+    ("X-Forwarded-Proto", "https"),
+    ("X-Forwarded-Host", "app.example.com"),
+    ("X-Forwarded-Port", "8443"),
+    ("X-Forwarded-Prefix", "/shop"),
+]
+
+
+@pytest.fixture(scope="module")
+def serve_context() -> Iterator[Server]:
+    """``realip serve`` reading the forwarded host, port, prefix and scheme from loopback."""
+    argv = python("-m", "realip", "serve", "--port", "{port}", "--trust", "loopback", *CONTEXT_FLAGS)
+    with run_server(argv, ready_log=READY) as server:
+        yield server
+
+
+def test_serve_shows_the_forwarded_host_port_prefix_and_scheme(serve_context: Server) -> None:
+    answer = get_json(serve_context, CONTEXT_HEADERS, path="/orders")
+    client = answer["client"]
+    assert (client["scheme"], client["host"], client["server_port"], client["prefix"]) == (
+        "https",
+        "app.example.com",
+        8443,
+        "/shop",
+    )
+    assert answer["request"] == {
+        "scheme": "https",
+        "host": "app.example.com:8443",
+        "server_port": 8443,
+        "root_path": "/shop",
+        "path": "/shop/orders",
+        "url": "https://app.example.com:8443/shop/orders",
+    }
+    config = answer["config"]
+    assert (config["host_header"], config["allowed_hosts"], config["strip_untrusted"]) == (
+        "x-forwarded-host",
+        ["app.example.com"],
+        False,
+    )
+    status, _, page = get(serve_context, "/orders", [("Accept", "text/html"), *CONTEXT_HEADERS])
+    assert status == 200 and 'id="url">https://app.example.com:8443/shop/orders</code>' in page
+
+
+def test_serve_refuses_a_forwarded_host_it_was_not_allowed(serve_context: Server) -> None:
+    headers = [(name, "evil.example" if name == "X-Forwarded-Host" else value) for name, value in CONTEXT_HEADERS]
+    answer = get_json(serve_context, headers)
+    assert answer["client"]["host"] is None
+    # Only the host is refused: the request keeps its own, with the port, scheme and prefix the proxy forwarded.
+    assert answer["request"]["host"] == "127.0.0.1:8443"
+    assert answer["request"]["url"] == "https://127.0.0.1:8443/shop/"

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.util import application_uri
 
 import pytest
 from werkzeug.serving import make_server as werkzeug_make_server
@@ -21,7 +22,7 @@ from werkzeug.test import EnvironBuilder
 
 from realip import ConfigError, Reason, Resolver
 from realip.wsgi import ORIG_KEY, RESULT_KEY, STRICT_KEY, RealIPMiddleware, StrictWSGIRequestHandler, environ_key
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario
+from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, TKE, Scenario, assert_context
 from tests.servers import Server, python, run_server
 
 Environ = dict[str, Any]
@@ -99,6 +100,7 @@ def echo(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes
             "REMOTE_ADDR": environ.get("REMOTE_ADDR"),
             "REMOTE_PORT": environ.get("REMOTE_PORT"),
             "url_scheme": environ.get("wsgi.url_scheme"),
+            "url_root": application_uri(environ),  # what WSGI apps build their links from
             "xff": environ.get("HTTP_X_FORWARDED_FOR"),
             "orig": environ.get(ORIG_KEY),
             "result": None if result is None else result._asdict(),
@@ -148,7 +150,11 @@ def test_scenario_through_middleware(scenario: Scenario) -> None:
     else:
         assert seen.get("REMOTE_PORT") == (None if scenario.client_port is None else str(scenario.client_port))
     assert seen["wsgi.url_scheme"] == (scenario.scheme or "http")
-    assert seen[ORIG_KEY] == {"REMOTE_ADDR": scenario.peer, "REMOTE_PORT": "40000", "wsgi.url_scheme": "http"}
+    orig = {"REMOTE_ADDR": scenario.peer, "REMOTE_PORT": "40000", "wsgi.url_scheme": "http"}
+    if "host_header" in scenario.options:  # the context's originals are kept too
+        orig.update({"HTTP_HOST": "localhost", "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SCRIPT_NAME": ""})
+    assert seen[ORIG_KEY] == orig
+    assert_context(result, application_uri(seen).rstrip("/") + "/", scenario)  # url_root ends in /
 
 
 def test_orig_and_result_keys() -> None:
@@ -436,6 +442,7 @@ def test_loopback_scenario_through_gunicorn(index: int, gunicorn: tuple[Server, 
     else:
         assert body["REMOTE_PORT"] == (None if scenario.client_port is None else str(scenario.client_port))
     assert body["url_scheme"] == (scenario.scheme or "http")
+    assert_context(result, body["url_root"].rstrip("/") + "/", scenario)
     assert access_log_host(server, tag) == scenario.client_ip
 
 

@@ -175,8 +175,15 @@ class SettingsInCode(SphinxDirective):
         except (OSError, ValueError) as error:
             raise self.error(f"realip-settings-in-code: {error}") from None
         result: list[nodes.Node] = [
-            _caption(adapter, "python", [nodes.Text("ASGI or WSGI middleware (Flask: "), nodes.literal(
-                "RealIP(app, ...)", "RealIP(app, ...)"), nodes.Text(" with the same keywords)")]),
+            _caption(
+                adapter,
+                "python",
+                [
+                    nodes.Text("ASGI or WSGI middleware (Flask: "),
+                    nodes.literal("RealIP(app, ...)", "RealIP(app, ...)"),
+                    nodes.Text(" with the same keywords)"),
+                ],
+            ),
             _caption(django, "python", [nodes.Text("Django: "), nodes.literal("settings.py", "settings.py")]),
         ]
         if environment:

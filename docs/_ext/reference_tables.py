@@ -124,8 +124,10 @@ LAYER4_VARIABLES: tuple[tuple[str, str, Callable[[], str], str | Callable[[], st
         "REALIP_PROXY_PROTOCOL_MIGRATE_UNTIL",
         "PROXY protocol server hooks",
         lambda: "off",
-        lambda: "until then the load balancers may omit the header (switching a listener): seconds from start-up "
-        f"or an ISO 8601 time, at most {_listener().MAX_MIGRATE_SECONDS // 86400} days",
+        lambda: (
+            "until then the load balancers may omit the header (switching a listener): seconds from start-up "
+            f"or an ISO 8601 time, at most {_listener().MAX_MIGRATE_SECONDS // 86400} days"
+        ),
     ),
     (
         "REALIP_PROXY_PROTOCOL_UNTRUSTED",
@@ -140,6 +142,11 @@ LAYER4_VARIABLES: tuple[tuple[str, str, Callable[[], str], str | Callable[[], st
 SWITCHES: tuple[tuple[str, str], ...] = (
     ("REALIP_PURE", "``1``: realip walks headers with its pure-Python twin instead of the compiled kernel"),
     ("REALIP_TOA_PURE", "``1``: realip_toa parses TOA options and PROXY headers with its pure-Python twins"),
+    (
+        "REALIP_RANGES_DIR",
+        "a directory of provider snapshots that ``realip ranges update`` writes and the presets read (the newer of "
+        "its snapshot and the shipped one wins; a bad file there fails at start-up)",
+    ),
 )
 
 
@@ -222,7 +229,8 @@ def configmap_settings(path: Path) -> dict[str, str]:
         document["data"]
         for file in files
         for document in yaml.safe_load_all(file.read_text(encoding="utf-8"))
-        if document and document.get("kind") == "ConfigMap"
+        if document
+        and document.get("kind") == "ConfigMap"
         and any(key.startswith("REALIP_") for key in document.get("data") or {})
     ]
     if len(found) != 1:

@@ -85,6 +85,10 @@ class Config(NamedTuple):
     meta_keys: tuple[tuple[str, str], ...]
     #: The started Layer-4 source (a :class:`realip.layer4.Layer4`), or None.
     layer4: Any = None
+    #: Whether there is forwarded context to write (host, port, prefix) or forwarding headers to strip.
+    rewrites: bool = False
+    #: ``META`` keys of every forwarding header (``STRIP_UNTRUSTED``).
+    strip_keys: tuple[str, ...] = ()
 
 
 def meta_key(header: str) -> str:
@@ -224,9 +228,7 @@ def build(reading: Reading) -> Config:
         lines = [f"{p.id}: {p.message}\n    HINT: {p.hint or HINTS[p.id]}" for p in reading.problems]
         raise ImproperlyConfigured("realip: bad settings (manage.py check lists them too):\n" + "\n".join(lines))
     resolver = Resolver(**reading.options)  # type: ignore[arg-type]  # checked above
-    names = resolver.header
-    if resolver.proto_header is not None and resolver.proto_header not in names:
-        names += (resolver.proto_header,)
+    names = resolver.read_headers
     layer4 = None
     if reading.layer4 is not None:
         value, where = reading.layer4
@@ -234,7 +236,15 @@ def build(reading: Reading) -> Config:
             layer4 = layer4_source(value, resolver, from_env=False, setting=where)  # a capture starts here
         except ConfigError as error:
             raise ImproperlyConfigured(f"realip: {BY_KEYWORD[error.option or 'layer4'].check}: {error}") from None
-    return Config(resolver, reading.rewrite_remote_addr, tuple((name, meta_key(name)) for name in names), layer4)
+    contexts = (resolver.host_header, resolver.port_header, resolver.prefix_header)
+    return Config(
+        resolver,
+        reading.rewrite_remote_addr,
+        tuple((name, meta_key(name)) for name in names),
+        layer4,
+        resolver.strip_untrusted or any(name is not None for name in contexts),
+        tuple(meta_key(name) for name in sorted(resolver.strip_names())),
+    )
 
 
 _config: Config | None = None

@@ -35,6 +35,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from ..diagnostics import FailureLog, report
 from ..resolver import Result
+from ..wsgi import rewrite_context
 from .conf import Config, get_config
 
 __all__ = ["RealIPMiddleware"]
@@ -105,6 +106,35 @@ class RealIPMiddleware:
                 scope["scheme"] = result.scheme
             else:
                 meta["wsgi.url_scheme"] = result.scheme
+        if config.rewrites:
+            _rewrite_context(request, meta, scope, result, config)
+
+
+def _rewrite_context(
+    request: Request,
+    meta: MutableMapping[str, Any],
+    scope: MutableMapping[str, Any] | None,
+    result: Result,
+    config: Config,
+) -> None:
+    """The forwarded context where Django reads it: ``META`` (``HTTP_HOST``, ``SERVER_NAME``, ``SERVER_PORT`` for
+    ``request.get_host()`` and ``build_absolute_uri()``; ``SCRIPT_NAME``), ``request.path`` and the script prefix
+    ``reverse()`` uses, and under ASGI the scope too (Django read it before any middleware ran)."""
+    from django.urls import set_script_prefix  # type: ignore[import-untyped]
+
+    if scope is not None and result.scheme is not None:
+        meta["wsgi.url_scheme"] = result.scheme  # rewrite_context reads the scheme from META for the default port
+    rewrite_context(meta, result, config.resolver, config.meta_keys, config.strip_keys)
+    if config.resolver.prefix_header is None:
+        return
+    if result.prefix:
+        request.path = result.prefix + request.path
+    # The prefix reverse() puts before every path: the script name, i.e. request.path without path_info. Set on
+    # every request, prefix or none, as the thread may hold another request's (Django's test client never resets it).
+    set_script_prefix(request.path[: len(request.path) - len(request.path_info)])
+    if result.prefix and scope is not None:
+        scope["root_path"] = result.prefix + scope.get("root_path", "")
+        scope["path"] = result.prefix + scope.get("path", "")
 
 
 def _wsgi_peer(meta: Mapping[str, Any]) -> str | tuple[str, int] | None:

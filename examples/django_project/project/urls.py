@@ -5,6 +5,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.whoami),
-    path("async", views.whoami_async),
+    path("", views.whoami, name="whoami"),
+    path("async", views.whoami_async, name="whoami-async"),
 ]

@@ -1,6 +1,7 @@
 """Two "who am I" views, one sync and one async, answering with what realip resolved and what Django now sees."""
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 
 
 def answer(request: HttpRequest, view: str) -> dict[str, object]:
@@ -17,6 +18,12 @@ def answer(request: HttpRequest, view: str) -> dict[str, object]:
         "proxies": list(result.proxies),
         "scheme": request.scheme,
         "is_secure": request.is_secure(),
+        # The forwarded context (REALIP's HOST_HEADER, PORT_HEADER, PREFIX_HEADER), None when not configured.
+        "host": result.host,
+        "server_port": result.server_port,
+        "prefix": result.prefix,
+        # The links Django builds: scheme, host and script prefix, from the proxy's headers when realip believed them.
+        "url": request.build_absolute_uri(reverse("whoami")),
         "remote_addr": request.META.get("REMOTE_ADDR"),
         "remote_port": request.META.get("REMOTE_PORT"),
         "orig_remote_addr": request.META.get("realip.orig_remote_addr"),
