@@ -36,8 +36,10 @@ logger = logging.getLogger("realip")
 #: Seconds between two warnings of the same kind.
 INTERVAL = 60.0
 
-#: A listener: called with the request's Result and the request it came from (the ASGI scope, the WSGI environ or the
-#: Django request when the adapter passes it, else ``None``). It runs inside the request, so it must be quick.
+#: A listener: called with the request's Result and the request it came from: the ASGI scope (Starlette, FastAPI,
+#: Litestar, Quart), the WSGI environ (Flask), the Django, aiohttp or Sanic request, Tornado's request from
+#: ``RealIPHandlerMixin`` or its headers from ``RealIPHTTPServer`` (which resolves before Tornado builds the request);
+#: ``None`` when the caller passes none. It runs inside the request, so it must be quick.
 Listener = Callable[[Result, Any], None]
 
 _last: dict[Reason, float] = {}

@@ -21,7 +21,7 @@ What is counted, for every request an adapter resolved while the counters are on
   but something tried: a client forging its address, a client behind its own proxy, or, when the peer is in fact
   your proxy, a proxy missing from ``trusted_proxies`` (``realip doctor --url`` tells which);
 - ``unchecked``: untrusted-peer results whose request the adapter did not hand over, so the header could not be
-  looked at (an adapter that predates the hook).
+  looked at (a caller of :func:`realip.diagnostics.report` that passes no request).
 
 Cost. Off (the default), nothing at all: no listener is subscribed and the adapters take their usual path. On, one
 listener call per request: two increments in the thread's own dict (no lock), and for an untrusted peer a look at
@@ -59,6 +59,13 @@ FORWARDING_HEADERS: tuple[str, ...] = (
 WITH_HEADER = "untrusted-peer-with-header"
 UNCHECKED = "unchecked"
 _UNTRUSTED_PEER = Reason.UNTRUSTED_PEER
+
+
+def _is_scope(mapping: Mapping[str, Any]) -> bool:
+    """Whether a mapping that is not a dict is an ASGI scope rather than a header mapping (whose ``type`` and
+    ``headers`` would be header lines a client chose, holding text)."""
+    headers = mapping.get("headers")
+    return mapping.get("type") in ("http", "websocket") and headers is not None and not isinstance(headers, str)
 
 
 class Counters:
@@ -106,16 +113,23 @@ class Counters:
                 tally[WITH_HEADER] += 1
 
     def sent_forwarding_header(self, request: Any) -> bool | None:
-        """Whether ``request`` (an ASGI scope, a WSGI environ, or a Django request) holds a forwarding header;
-        None when it is none of these."""
+        """Whether ``request`` holds a forwarding header: an ASGI scope, a WSGI environ, a Django, aiohttp, Sanic or
+        Tornado request, or a header mapping (what Tornado's ``RealIPHTTPServer`` hands over); None when it is none
+        of these."""
         if type(request) is not dict:
-            scope = getattr(request, "scope", None)  # a Django ASGIRequest: its raw header list
-            if isinstance(scope, Mapping):
-                request = scope
-            elif hasattr(request, "META"):  # a Django WSGIRequest
-                request = request.META
-            if not isinstance(request, Mapping):
-                return None
+            if hasattr(request, "META"):  # Django: an ASGIRequest's raw header list, else META
+                scope = getattr(request, "scope", None)
+                request = scope if isinstance(scope, Mapping) else request.META
+            else:
+                # aiohttp, Sanic and Tornado requests carry a case-insensitive mapping (Sanic's ``scope`` is not
+                # read: outside ASGI it raises); Tornado's HTTPHeaders is one itself.
+                headers = getattr(request, "headers", None)
+                if isinstance(headers, Mapping):
+                    request = headers
+                elif not isinstance(request, Mapping):
+                    return None
+                if not _is_scope(request):
+                    return any(name in request for name in self.headers)
         if "headers" in request and "type" in request:  # an ASGI scope; servers send lowercase bytes names
             names = self._names
             for name, _ in request["headers"]:

@@ -12,11 +12,13 @@ import uuid
 from typing import Any
 
 from realip import Result
-from tests.scenarios import LOOPBACK_SCENARIOS, Scenario
+from tests.scenarios import CONTEXT, LOOPBACK_SCENARIOS, Scenario
 
 __all__ = [
     "CONFIGS",
     "PROTO_OPTIONS",
+    "STRIP_FORGED",
+    "STRIP_OPTIONS",
     "XFF",
     "config_index",
     "configs_env",
@@ -30,9 +32,19 @@ __all__ = [
 PROTO_OPTIONS: dict[str, object] = {"trusted_proxies": ["loopback"], "proto_header": "x-forwarded-proto"}
 #: One forwarded client, for the tests that need any.
 XFF = (("X-Forwarded-For", "198.51.100.7"),)
+#: The forwarded context with ``strip_untrusted``, for the tests that look at the headers an app is left with.
+STRIP_OPTIONS: dict[str, object] = {**CONTEXT, "strip_untrusted": True}
+#: What a client sends through a trusted proxy (loopback) to try its luck: a forged entry left of its own, a forged
+#: X-Real-IP, a host. With STRIP_OPTIONS the app sees X-Forwarded-For: 198.51.100.7 and X-Forwarded-Host:
+#: app.example.com (as the walk believed them), no X-Real-IP, and its Host header says app.example.com.
+STRIP_FORGED = (
+    ("X-Forwarded-For", "192.0.2.66, 198.51.100.7"),
+    ("X-Real-IP", "192.0.2.67"),
+    ("X-Forwarded-Host", "App.Example.com"),
+)
 
 CONFIGS: list[dict[str, Any]] = []
-for _options in [s.options for s in LOOPBACK_SCENARIOS] + [PROTO_OPTIONS]:
+for _options in [s.options for s in LOOPBACK_SCENARIOS] + [PROTO_OPTIONS, STRIP_OPTIONS]:
     _plain = json.loads(json.dumps(_options))
     if _plain not in CONFIGS:
         CONFIGS.append(_plain)

@@ -21,12 +21,15 @@ import pytest
 import websockets.sync.client
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from yarl import URL
 
-from realip import ConfigError, Reason, Resolver, Result
+from realip import ConfigError, Reason, Resolver, Result, diagnostics
 from realip.aiohttp import REALIP, realip_middleware, setup
 from tests.frameworks import (
     CONFIGS,
     PROTO_OPTIONS,
+    STRIP_FORGED,
+    STRIP_OPTIONS,
     XFF,
     config_index,
     configs_env,
@@ -35,7 +38,7 @@ from tests.frameworks import (
     result_json,
     scenario_path,
 )
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario
+from tests.scenarios import CONTEXT, LOOPBACK_SCENARIOS, SCENARIOS, Scenario, assert_context
 from tests.servers import Server, http_get, run_server
 
 PEER_PORT = 50123
@@ -44,8 +47,25 @@ PEER_PORT = 50123
 async def whoami(request: web.Request) -> web.Response:
     result = request.get(REALIP)
     return web.json_response(
-        {"remote": request.remote, "scheme": request.scheme, "result": result_json(result)}, dumps=json.dumps
+        {
+            "remote": request.remote,
+            "scheme": request.scheme,
+            "host": request.host,
+            "url": str(request.url),
+            "url_root": root_url(request),
+            "headers": [[name.lower(), value] for name, value in request.headers.items()],
+            "result": result_json(result),
+        },
+        dumps=json.dumps,
     )
+
+
+def root_url(request: web.Request) -> str:
+    """The link to the app's ``root`` route as the module docstring says to build it: aiohttp's own origin and
+    route path, with the forwarded prefix (in the Result only) put in front."""
+    result = request.get(REALIP)
+    prefix = (result.prefix if result else None) or ""
+    return str(request.url.origin().join(URL(prefix + str(request.app.router["root"].url_for()))))
 
 
 def transport(peer: object, sockname: object = ("127.0.0.1", 8080)) -> mock.Mock:
@@ -70,8 +90,14 @@ def run(middleware: Any, request: web.Request) -> web.Request:
     return received
 
 
-def mocked(peer: object, headers: Any = ()) -> web.Request:
-    return make_mocked_request("GET", "/", headers=list(headers), transport=transport(peer))
+def mocked(peer: object, headers: Any = (), app: web.Application | None = None) -> web.Request:
+    return make_mocked_request("GET", "/", headers=list(headers), transport=transport(peer), app=app)
+
+
+def root_app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/", whoami, name="root")
+    return app
 
 
 # -- the scenario table through aiohttp's request objects ----------------------------------------------------------
@@ -79,7 +105,7 @@ def mocked(peer: object, headers: Any = ()) -> web.Request:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_scenario_mocked_request(scenario: Scenario) -> None:
-    request = mocked((scenario.peer, PEER_PORT), scenario.headers)
+    request = mocked((scenario.peer, PEER_PORT), [("Host", "app.test"), *scenario.headers], root_app())
     received = run(realip_middleware(**scenario.options), request)
     assert received is request  # changed in place: aiohttp's access log reads this object
     assert received.remote == scenario.client_ip
@@ -91,6 +117,72 @@ def test_scenario_mocked_request(scenario: Scenario) -> None:
         scenario.source,
     )
     assert (result.peer, result.peer_port) == (scenario.peer, PEER_PORT)
+    assert_context(result, root_url(received), scenario)
+    # request.url is the client's origin and the path the app received (the prefix is the Result's alone)
+    assert str(received.url) == str(received.url.origin()) + "/" and received.headers["Host"] == received.host
+
+
+def test_host_and_url_follow_the_context_even_if_computed_before() -> None:
+    headers = [("Host", "internal:8000"), *XFF, ("X-Forwarded-Host", "app.example.com"), ("X-Forwarded-Proto", "https")]
+    request = mocked(("127.0.0.1", PEER_PORT), headers)
+    assert (request.host, str(request.url)) == ("internal:8000", "http://internal:8000/")  # read before realip ran
+    received = run(realip_middleware(**CONTEXT), request)
+    assert (received.host, str(received.url), received.headers["Host"]) == (
+        "app.example.com",
+        "https://app.example.com/",
+        "app.example.com",
+    )
+    assert [value for name, value in received.raw_headers if name.lower() == b"host"] == [b"app.example.com"]
+
+
+def test_strip_untrusted_removes_the_forwarding_headers_realip_did_not_believe() -> None:
+    forged = [
+        ("Host", "app.test"),
+        ("X-Forwarded-For", "192.0.2.66, 198.51.100.7"),
+        ("X-Real-IP", "192.0.2.67"),
+        ("X-Forwarded-Host", "evil.example"),
+        ("Cookie", "a=b"),
+    ]
+    # A direct client: every forwarding header goes, the others stay, in raw_headers too.
+    direct = run(realip_middleware(**CONTEXT, strip_untrusted=True), mocked(("203.0.113.50", PEER_PORT), forged))
+    assert list(direct.headers.items()) == [("Host", "app.test"), ("Cookie", "a=b")]
+    assert [name for name, _ in direct.raw_headers] == [b"Host", b"Cookie"]
+    assert direct.host == "app.test"
+    # Through a trusted proxy: the chain and host as the walk believed them come back, nothing else.
+    proxied = run(realip_middleware(**CONTEXT, strip_untrusted=True), mocked(("127.0.0.1", PEER_PORT), forged))
+    assert proxied.headers.getall("X-Forwarded-For") == ["198.51.100.7"]
+    assert proxied.headers.getall("X-Forwarded-Host") == ["evil.example"]
+    assert "X-Real-IP" not in proxied.headers and proxied.headers["Cookie"] == "a=b"
+    assert proxied.host == proxied.headers["Host"] == "evil.example"  # allowed_hosts unset: any host is taken
+
+
+def test_non_utf8_header_survives_stripping() -> None:
+    request = mocked(("127.0.0.1", PEER_PORT))
+    raw = ((b"x-forwarded-for", b"198.51.100.7"), (b"x-note", b"caf\xe9"), (b"x-real-ip", b"192.0.2.66"))
+    request._message = request._message._replace(raw_headers=raw)
+    received = run(realip_middleware(strip_untrusted=True), request)
+    assert received.raw_headers == ((b"x-note", b"caf\xe9"), (b"x-forwarded-for", b"198.51.100.7"))
+    assert received.remote == "198.51.100.7"
+
+
+def test_listeners_see_every_request() -> None:
+    seen: list[tuple[Result, object]] = []
+    unsubscribe = diagnostics.subscribe(lambda result, request: seen.append((result, request)))
+    try:
+        received = run(realip_middleware(), mocked(("127.0.0.1", PEER_PORT), XFF))
+        direct = run(realip_middleware(), mocked(("203.0.113.50", PEER_PORT), XFF))
+    finally:
+        unsubscribe()
+    assert [result.reason for result, _ in seen] == [Reason.UNTRUSTED_ENTRY, Reason.UNTRUSTED_PEER]
+    assert seen[0][1] is received and seen[1][1] is direct  # the request itself, as the handler got it
+
+
+def test_counters_look_at_an_aiohttp_request() -> None:
+    from realip.metrics import Counters
+
+    counters = Counters()
+    assert counters.sent_forwarding_header(mocked(("203.0.113.50", PEER_PORT), XFF)) is True
+    assert counters.sent_forwarding_header(mocked(("203.0.113.50", PEER_PORT), [("Host", "app.test")])) is False
 
 
 def test_url_follows_the_scheme_even_if_computed_before() -> None:
@@ -108,12 +200,16 @@ def test_unix_socket_peer() -> None:
 
 
 def test_without_the_cache_it_clones() -> None:
-    """The public fallback: an aiohttp without the cached properties gets a clone with remote and scheme."""
-    request = mocked(("127.0.0.1", PEER_PORT), [*XFF, ("X-Forwarded-Proto", "https")])
+    """The public fallback: an aiohttp without the cached properties gets a clone with remote, scheme, host and
+    headers."""
+    headers = [*XFF, ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "app.example.com"), ("X-Real-IP", "x")]
+    request = mocked(("127.0.0.1", PEER_PORT), headers)
     with mock.patch("realip.aiohttp._CACHE", "_not_there"):
-        received = run(realip_middleware(**PROTO_OPTIONS), request)
+        received = run(realip_middleware(**CONTEXT, strip_untrusted=True), request)
     assert received is not request
     assert (received.remote, received.scheme, received[REALIP].client_ip) == ("198.51.100.7", "https", "198.51.100.7")
+    assert (received.host, str(received.url)) == ("app.example.com", "https://app.example.com/")
+    assert "X-Real-IP" not in received.headers
 
 
 def test_closed_transport_passes_through() -> None:
@@ -196,10 +292,11 @@ def probe_app() -> web.Application:
     app = web.Application()
     for index, options in enumerate(probe_configs()):
         sub = web.Application(middlewares=[realip_middleware(**options)])
+        sub.router.add_get("/", whoami, name="root")  # url_for(): "/<index>/", the sub-application's root
         sub.router.add_get("/ws/{tail:.*}", websocket)
         sub.router.add_get("/{tail:.*}", whoami)
         app.add_subapp(f"/{index}/", sub)
-    app.router.add_get("/", whoami)
+    app.router.add_get("/", whoami, name="root")
     return app
 
 
@@ -246,6 +343,10 @@ def test_scenario_real_server(aiohttp_server: Server, scenario: Scenario) -> Non
     )
     assert (result["peer"], result["peer_port"]) == ("127.0.0.1", reply.local_port)
     assert answer["scheme"] == (scenario.scheme or "http")
+    # The sub-application's root, behind the forwarded prefix: the app's root is that minus "<index>/".
+    index = path.split("/")[1]
+    assert answer["url_root"].endswith(f"/{index}/")
+    assert_context(result, answer["url_root"].removesuffix(f"{index}/"), scenario)
     # aiohttp's access log reads the request the middleware changed: it shows the client, not the peer.
     assert access_line(aiohttp_server, tag) == f'access {scenario.client_ip} "GET {path} HTTP/1.1" 200'
 
@@ -270,6 +371,23 @@ def test_forged_header_from_untrusted_peer_real_server(aiohttp_server: Server) -
     reply = http_get(aiohttp_server, path, [("X-Forwarded-For", "192.0.2.66"), ("X-Real-IP", "192.0.2.67")])
     assert json.loads(reply.body)["remote"] == "127.0.0.1"
     assert access_line(aiohttp_server, tag).startswith("access 127.0.0.1 ")
+
+
+def test_strip_untrusted_real_server(aiohttp_server: Server) -> None:
+    path = f"/{config_index(STRIP_OPTIONS)}/strip"
+    reply = http_get(aiohttp_server, path, STRIP_FORGED)
+    answer = json.loads(reply.body)
+    assert sorted(answer["headers"]) == [
+        ["accept-encoding", "identity"],
+        ["host", "app.example.com"],
+        ["x-forwarded-for", "198.51.100.7"],
+        ["x-forwarded-host", "app.example.com"],
+    ]
+    assert (answer["remote"], answer["host"], answer["url"]) == (
+        "198.51.100.7",
+        "app.example.com",
+        f"http://app.example.com{path}",
+    )
 
 
 def test_configs_cover_every_loopback_scenario() -> None:
