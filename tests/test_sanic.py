@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -26,10 +27,12 @@ from sanic import Request, Sanic, Websocket
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from realip import ConfigError, Reason, Resolver, Result
+from realip import ConfigError, Reason, Resolver, Result, diagnostics
 from realip.sanic import RealIP
 from tests.frameworks import (
     PROTO_OPTIONS,
+    STRIP_FORGED,
+    STRIP_OPTIONS,
     XFF,
     config_index,
     configs_env,
@@ -38,7 +41,7 @@ from tests.frameworks import (
     result_json,
     scenario_path,
 )
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario
+from tests.scenarios import CONTEXT, LOOPBACK_SCENARIOS, SCENARIOS, Scenario, assert_context
 from tests.servers import Server, http_get, run_server
 
 Sanic.test_mode = True
@@ -50,7 +53,7 @@ def make_app(**options: Any) -> Sanic[Any, Any]:
     app: Sanic[Any, Any] = Sanic(f"realip_test_{next(_names)}")
     RealIP(app, **options)
 
-    @app.get("/")
+    @app.get("/", name="root")
     async def whoami(request: Request) -> HTTPResponse:
         return json_response(answer(request))
 
@@ -63,8 +66,23 @@ def answer(request: Request) -> dict[str, Any]:
         "remote_addr": request.remote_addr,
         "ip": request.ip,
         "scheme": request.scheme,
+        "host": request.host,
+        "server_name": request.server_name,
+        "server_port": request.server_port,
+        "server_path": request.server_path,
+        "path": request.path,
+        "url_root": root_url(request),
+        "headers": sorted([name.lower(), value] for name, value in request.headers.items()),
         "result": result_json(getattr(request.ctx, "realip", None)),
     }
+
+
+def root_url(request: Request) -> str:
+    """The link to the ``root`` route as the module docstring says to build it: Sanic's ``request.url_for`` (scheme,
+    host and port from the trusted hop), with the forwarded prefix (the Result's alone) put in front of its path."""
+    result = getattr(request.ctx, "realip", None)
+    url = urlsplit(request.url_for("root"))
+    return urlunsplit(url._replace(path=quote((result and result.prefix) or "") + url.path))
 
 
 def via_asgi(app: Sanic[Any, Any], peer: str, headers: Any) -> dict[str, Any]:
@@ -102,6 +120,18 @@ def test_scenario_asgi(scenario: Scenario) -> None:
         scenario.source,
     )
     assert (result["peer"], result["peer_port"]) == (scenario.peer, PEER_PORT)
+    check_context(scenario, got)
+
+
+def check_context(scenario: Scenario, got: dict[str, Any]) -> None:
+    """The forwarded context as Sanic's own accessors show it (request.host, server_name, server_port, server_path,
+    url_for), and the root URL built from them."""
+    assert_context(got["result"], got["url_root"], scenario)
+    if scenario.host is not None:
+        port = scenario.server_port or (443 if scenario.scheme == "https" else 80)
+        assert (got["server_name"], got["server_port"]) == (scenario.host, port)
+        assert got["host"] == (scenario.host if port in (80, 443) else f"{scenario.host}:{port}")
+    assert got["server_path"] == (scenario.prefix or "") + got["path"]
 
 
 def test_sanic_test_client() -> None:
@@ -134,6 +164,47 @@ def test_sanic_proxy_settings_refused_at_start(setting: tuple[str, object]) -> N
         via_asgi(app, "127.0.0.1", XFF)
 
 
+def test_strip_untrusted() -> None:
+    headers = [("X-Forwarded-For", "192.0.2.66"), ("X-Real-IP", "192.0.2.67"), ("X-Forwarded-Host", "evil.example")]
+    direct = via_asgi(make_app(**STRIP_OPTIONS), "203.0.113.50", headers)
+    assert [pair for pair in direct["headers"] if pair[0].startswith("x-")] == []  # every forwarding header gone
+    assert direct["client_ip"] == "203.0.113.50" and ["host", direct["host"]] in direct["headers"]  # the Host kept
+    proxied = via_asgi(make_app(**STRIP_OPTIONS), "127.0.0.1", STRIP_FORGED)
+    assert [pair for pair in proxied["headers"] if pair[0].startswith("x-")] == [
+        ["x-forwarded-for", "198.51.100.7"],
+        ["x-forwarded-host", "app.example.com"],
+    ]
+    assert (proxied["host"], proxied["url_root"]) == ("app.example.com", "http://app.example.com/")
+
+
+def test_server_name_config_still_wins() -> None:
+    """Sanic documents SERVER_NAME as overriding any forwarded host: realip leaves that to the app's config."""
+    app = make_app(**CONTEXT)
+    app.config.SERVER_NAME = "www.example.org"
+    got = via_asgi(app, "127.0.0.1", [*XFF, ("X-Forwarded-Host", "app.example.com")])
+    assert (got["host"], got["result"]["host"]) == ("www.example.org", "app.example.com")
+
+
+def test_listeners_see_every_request() -> None:
+    seen: list[tuple[Result, Any]] = []
+    unsubscribe = diagnostics.subscribe(lambda result, request: seen.append((result, request)))
+    try:
+        via_asgi(make_app(trusted_proxies=["loopback"]), "127.0.0.1", XFF)
+        via_asgi(make_app(trusted_proxies=["loopback"]), "203.0.113.50", XFF)
+    finally:
+        unsubscribe()
+    assert [result.reason for result, _ in seen] == [Reason.UNTRUSTED_ENTRY, Reason.UNTRUSTED_PEER]
+    assert all(isinstance(request, Request) and request.ctx.realip is result for result, request in seen)
+
+
+def test_counters_look_at_a_sanic_request() -> None:
+    from realip.metrics import Counters
+
+    counters = Counters()
+    assert counters.sent_forwarding_header(_bare_request(("203.0.113.50", 1), XFF)) is True
+    assert counters.sent_forwarding_header(_bare_request(("203.0.113.50", 1), [("Host", "a")])) is False
+
+
 def test_init_twice_is_refused() -> None:
     app = make_app()
     with pytest.raises(RuntimeError, match="already initialised"):
@@ -149,7 +220,7 @@ def test_unexpected_failure_passes_through_and_logs_once(caplog: pytest.LogCaptu
     app: Sanic[Any, Any] = Sanic(f"realip_test_{next(_names)}")
     RealIP(app, resolver=BrokenResolver())
 
-    @app.get("/")
+    @app.get("/", name="root")
     async def whoami(request: Request) -> HTTPResponse:
         return json_response(answer(request))
 
@@ -224,7 +295,7 @@ def probe_app() -> Sanic[Any, Any]:
     async def ws(request: Request, websocket: Websocket, index: int, tag: str) -> None:
         await websocket.send(json.dumps(answer(request)))
 
-    @app.get("/")
+    @app.get("/", name="root")
     async def ready(request: Request) -> HTTPResponse:
         return json_response({})
 
@@ -264,10 +335,25 @@ def test_scenario_real_server(sanic_server: Server, scenario: Scenario) -> None:
         expected_port(scenario, reply.local_port),
         scenario.source,
     )
+    check_context(scenario, got)
     # Sanic's access log shows request.client_ip and the socket's port.
     line = access_line(sanic_server, tag)
     assert line.startswith(f"access {bracketed(scenario.client_ip)}:{reply.local_port} GET http"), line
     assert line.endswith(" 200"), line
+
+
+def test_strip_untrusted_real_server(sanic_server: Server) -> None:
+    reply = http_get(sanic_server, f"/{config_index(STRIP_OPTIONS)}/strip", STRIP_FORGED)
+    got = json.loads(reply.body)
+    assert [pair for pair in got["headers"] if pair[0].startswith("x-")] == [
+        ["x-forwarded-for", "198.51.100.7"],
+        ["x-forwarded-host", "app.example.com"],
+    ]
+    assert (got["client_ip"], got["host"], got["url_root"]) == (
+        "198.51.100.7",
+        "app.example.com",
+        "http://app.example.com/",
+    )
 
 
 @pytest.mark.parametrize(("proto", "scheme"), [("https", "wss"), (None, "ws")])
