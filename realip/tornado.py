@@ -29,6 +29,19 @@ handler (websockets included) and any other callback sees them. It takes the key
 client too; configure it once with :func:`configure` (else ``REALIP_*``). Under :class:`RealIPHTTPServer` it only
 reads what the server found. Either way ``handler.realip`` (or :func:`result` for any request) is the
 :class:`~realip.Result`.
+
+The forwarded context, in both forms: with ``host_header`` or ``port_header`` set, the ``Host`` header becomes the
+host and port the client addressed (a default port left out), so ``request.host``, ``request.host_name`` and
+``request.full_url()`` follow the trusted hop; :class:`RealIPHTTPServer` writes it before Tornado builds the request,
+so host-based routing (``add_handlers(host_pattern, ...)``) matches it too. With ``strip_untrusted``,
+``request.headers`` loses every forwarding header realip did not believe (the believed ones are put back as the walk
+read them). The prefix (``prefix_header``) is only in the Result (``handler.realip.prefix``): Tornado has no script
+root, and routes on ``request.path``, so ``request.uri``, ``full_url()`` and ``reverse_url()`` keep the path the app
+received. Behind a proxy that strips a prefix, put it in front of the paths you link to (it is decoded, so quote
+it)::
+
+    prefix = urllib.parse.quote(self.realip.prefix or "")
+    link = f"{self.request.protocol}://{self.request.host}{prefix}{self.reverse_url('index')}"
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from ._adapter import AdapterSetup, adapter_setup
+from ._rewrite import Rewrite
 from .diagnostics import WARNING_REASONS, FailureLog, report
 from .errors import ConfigError
 from .options import RESOLVER_KEYWORDS
@@ -51,6 +65,7 @@ __all__ = ["SETTINGS_KEY", "RealIPHTTPServer", "RealIPHandlerMixin", "configure"
 
 #: The ``Application.settings`` key holding what :func:`configure` set up for :class:`RealIPHandlerMixin`.
 SETTINGS_KEY = "realip"
+_REWRITE_KEY = "realip.rewrite"  # the mixin's Rewrite, derived from the resolver in SETTINGS_KEY
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _log_failure = FailureLog("the request passes through unchanged")
@@ -94,6 +109,7 @@ class RealIPHTTPServer(HTTPServer):
     """
 
     realip: AdapterSetup
+    _rewrite: Rewrite
 
     def initialize(  # type: ignore[override]
         self,
@@ -113,23 +129,30 @@ class RealIPHTTPServer(HTTPServer):
         resolver_options = {key: options.pop(key) for key in RESOLVER_KEYWORDS if key in options}
         #: The resolver and Layer-4 source every request is resolved with.
         self.realip = adapter_setup("RealIPHTTPServer", resolver, layer4, resolver_options)
+        self._rewrite = Rewrite(self.realip.resolver)
         super().initialize(request_callback, **options)
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
-        return _Resolving(super().start_request(server_conn, request_conn), request_conn, self.realip)
+        delegate = super().start_request(server_conn, request_conn)
+        return _Resolving(delegate, request_conn, self.realip, self._rewrite)
 
 
 class _Resolving(httputil.HTTPMessageDelegate):
     """Resolves the client as the headers arrive, then hands everything to Tornado's own delegate."""
 
-    __slots__ = ("connection", "delegate", "setup")
+    __slots__ = ("connection", "delegate", "rewrite", "setup")
 
     def __init__(
-        self, delegate: httputil.HTTPMessageDelegate, connection: httputil.HTTPConnection, setup: AdapterSetup
+        self,
+        delegate: httputil.HTTPMessageDelegate,
+        connection: httputil.HTTPConnection,
+        setup: AdapterSetup,
+        rewrite: Rewrite,
     ) -> None:
         self.delegate = delegate
         self.connection = connection
         self.setup = setup
+        self.rewrite = rewrite
 
     def headers_received(
         self,
@@ -146,8 +169,10 @@ class _Resolving(httputil.HTTPMessageDelegate):
                 context.realip = found
                 context.remote_ip = original[0] if found.client_ip is None else found.client_ip
                 context.protocol = found.scheme or original[1]
+                if self.rewrite.active:  # before Tornado builds the request from the headers
+                    _rewrite_headers(self.rewrite, found, headers, context.protocol, _local(self.connection))
                 if found.reason in WARNING_REASONS:
-                    report(found)
+                    report(found, headers)  # the request is not built yet: listeners get its headers
             except Exception:
                 _log_failure(getattr(context, "address", None))
         return self.delegate.headers_received(start_line, headers)
@@ -222,10 +247,44 @@ def _resolve_for_handler(application: Application, request: httputil.HTTPServerR
             request.remote_ip = found.client_ip
         if found.scheme is not None:
             request.protocol = found.scheme
+        rewrite = _rewrite_for(application, setup.resolver)
+        if rewrite.active:
+            host = _rewrite_headers(rewrite, found, request.headers, request.protocol, _local(request.connection))
+            if host is not None:  # Tornado read these from the Host header when it built the request
+                request.host = host
+                request.host_name = httputil.split_host_and_port(host.lower())[0]
         if found.reason in WARNING_REASONS:
-            report(found)
+            report(found, request)
     except Exception:
         _log_failure(request.remote_ip)
+
+
+def _rewrite_for(application: Application, resolver: Resolver) -> Rewrite:
+    """The application's :class:`Rewrite`, built once per resolver (``configure`` may be called again)."""
+    rewrite = application.settings.get(_REWRITE_KEY)
+    if not isinstance(rewrite, Rewrite) or rewrite.resolver is not resolver:
+        rewrite = application.settings[_REWRITE_KEY] = Rewrite(resolver)
+    return rewrite
+
+
+def _rewrite_headers(
+    rewrite: Rewrite, found: Result, headers: httputil.HTTPHeaders, scheme: str, local: object
+) -> str | None:
+    """Strip the forwarding headers realip did not believe and write the Host the client addressed, in ``headers``;
+    the new Host, or ``None`` if it stays. Computed before anything is written."""
+    resolver = rewrite.resolver
+    believed = resolver.believed_headers(headers, found) if resolver.strip_untrusted else None
+    authority = rewrite.authority(found, scheme, headers.get("Host"), local)
+    if believed is not None:
+        for name in rewrite.strip:
+            if name in headers:
+                del headers[name]
+        for name, value in believed:
+            headers.add(name, value)
+    if authority is None:
+        return None
+    headers["Host"] = authority[0]
+    return authority[0]
 
 
 class _NoContext:

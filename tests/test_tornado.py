@@ -11,39 +11,57 @@ import logging
 import os
 import socket
 from typing import Any
-from unittest import mock
+from urllib.parse import quote
 
 import pytest
 from tornado import httputil, testing, web, websocket
 from tornado.httpclient import HTTPRequest
 from tornado.httpserver import HTTPServer
 
-from realip import ConfigError, Reason, Resolver, Result
+from realip import ConfigError, Reason, Resolver, Result, diagnostics
 from realip.tornado import RealIPHandlerMixin, RealIPHTTPServer, configure, result
-from tests.frameworks import PROTO_OPTIONS, XFF, expected_port, result_json
-from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario
+from tests.frameworks import PROTO_OPTIONS, STRIP_FORGED, STRIP_OPTIONS, XFF, expected_port, result_json
+from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario, assert_context
 
 PEER_PORT = 50123
 
 
+def answer(handler: web.RequestHandler) -> dict[str, Any]:
+    """What a handler sees: the client, and the request's host, URL and headers as Tornado holds them."""
+    request = handler.request
+    found = result(request)
+    prefix = quote((found and found.prefix) or "")
+    return {
+        "remote_ip": request.remote_ip,
+        "protocol": request.protocol,
+        "host": request.host,
+        "host_name": request.host_name,
+        "full_url": request.full_url(),
+        # The link to the root route as the module docstring says to build it: Tornado's protocol, host and
+        # reverse_url, with the forwarded prefix (the Result's alone) in front.
+        "url_root": f"{request.protocol}://{request.host}{prefix}{handler.reverse_url('root')}",
+        "headers": sorted([name.lower(), value] for name, value in request.headers.get_all()),
+        "result": result_json(found),
+    }
+
+
 class WhoAmI(RealIPHandlerMixin, web.RequestHandler):
     def get(self) -> None:
-        self.write(
-            {"remote_ip": self.request.remote_ip, "protocol": self.request.protocol, "result": result_json(self.realip)}
-        )
+        self.write(answer(self))
 
 
 class PlainWhoAmI(web.RequestHandler):
     """No mixin: under RealIPHTTPServer the request is already resolved."""
 
     def get(self) -> None:
-        self.write(
-            {
-                "remote_ip": self.request.remote_ip,
-                "protocol": self.request.protocol,
-                "result": result_json(result(self.request)),
-            }
-        )
+        self.write(answer(self))
+
+
+class AppExampleCom(web.RequestHandler):
+    """A rule for the host app.example.com only (Application.add_handlers)."""
+
+    def get(self) -> None:
+        self.write({**answer(self), "vhost": "app.example.com"})
 
 
 class Echo(RealIPHandlerMixin, websocket.WebSocketHandler):
@@ -53,11 +71,14 @@ class Echo(RealIPHandlerMixin, websocket.WebSocketHandler):
 
 
 def make_app(**settings: Any) -> web.Application:
-    return web.Application([(r"/plain", PlainWhoAmI), (r"/ws", Echo), (r"/.*", WhoAmI)], **settings)
+    routes = [web.url(r"/", WhoAmI, name="root"), (r"/plain", PlainWhoAmI), (r"/ws", Echo), (r"/.*", WhoAmI)]
+    return web.Application(routes, **settings)
 
 
 class Context:
     """What Tornado's HTTP1 server keeps per connection (``_HTTPRequestContext``): the address and its family."""
+
+    headers: httputil.HTTPHeaders
 
     def __init__(self, peer: str | None) -> None:
         self.address: Any = (peer, PEER_PORT) if peer else b""
@@ -89,12 +110,13 @@ def through_mixin(app: web.Application, peer: str | None, pairs: Any) -> WhoAmI:
 
 
 def through_server(server: RealIPHTTPServer, peer: str | None, pairs: Any) -> Context:
-    """The server's delegate fed one request's headers, as Tornado's HTTP1 connection would."""
+    """The server's delegate fed one request's headers, as Tornado's HTTP1 connection would; the headers as the
+    server left them for Tornado are in ``context.headers``."""
     connection = Connection(peer)
-    inner = mock.Mock(spec=httputil.HTTPMessageDelegate)
     delegate = server.start_request(None, connection)
-    delegate.headers_received(httputil.RequestStartLine("GET", "/", "HTTP/1.1"), headers_of(pairs))
-    inner.assert_not_called()
+    headers = headers_of(pairs)
+    delegate.headers_received(httputil.RequestStartLine("GET", "/", "HTTP/1.1"), headers)
+    connection.context.headers = headers
     return connection.context
 
 
@@ -116,6 +138,10 @@ def test_scenario_handler_mixin(scenario: Scenario) -> None:
         scenario.source,
     )
     assert (found.peer, found.peer_port) == (scenario.peer, PEER_PORT)
+    got = answer(handler)
+    assert_context(found, got["url_root"], scenario)
+    assert got["full_url"] == got["url_root"].replace(quote(scenario.prefix or ""), "", 1)  # the path as received
+    assert got["host"] == handler.request.headers["Host"] and got["host_name"] == (scenario.host or "app.test")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -124,6 +150,54 @@ def test_scenario_server_delegate(scenario: Scenario) -> None:
     assert context.remote_ip == scenario.client_ip
     assert context.protocol == (scenario.scheme or "http")
     assert (context.realip.client_ip, context.realip.source) == (scenario.client_ip, scenario.source)
+    # The Host header Tornado builds request.host from; the root URL as a handler would build it.
+    url_root = f"{context.protocol}://{context.headers['Host']}{quote(context.realip.prefix or '')}/"
+    assert_context(context.realip, url_root, scenario)
+
+
+def test_strip_untrusted_both_forms() -> None:
+    app = make_app()
+    configure(app, **STRIP_OPTIONS)
+    for headers in (
+        through_mixin(app, "127.0.0.1", STRIP_FORGED).request.headers,
+        through_server(RealIPHTTPServer(make_app(), **STRIP_OPTIONS), "127.0.0.1", STRIP_FORGED).headers,
+    ):
+        assert sorted(headers.get_all()) == [
+            ("Host", "app.example.com"),
+            ("X-Forwarded-For", "198.51.100.7"),
+            ("X-Forwarded-Host", "app.example.com"),
+        ]
+    direct = through_mixin(app, "203.0.113.50", STRIP_FORGED)
+    assert list(direct.request.headers.get_all()) == [("Host", "app.test")]
+    assert (direct.request.host, direct.request.remote_ip) == ("app.test", "203.0.113.50")
+
+
+def test_listeners_see_every_request() -> None:
+    seen: list[tuple[Result, Any]] = []
+    unsubscribe = diagnostics.subscribe(lambda found, request: seen.append((found, request)))
+    try:
+        app = make_app()
+        configure(app, trusted_proxies=["loopback"])
+        handler = through_mixin(app, "127.0.0.1", XFF)
+        context: Any = through_server(RealIPHTTPServer(make_app(), trusted_proxies=["loopback"]), "203.0.113.50", XFF)
+    finally:
+        unsubscribe()
+    assert [found.reason for found, _ in seen] == [Reason.UNTRUSTED_ENTRY, Reason.UNTRUSTED_PEER]
+    assert seen[0][1] is handler.request  # the mixin hands over the request
+    assert seen[1][1] is context.headers  # the server resolves before Tornado builds it: its headers
+
+
+def test_counters_look_at_tornado_requests_and_headers() -> None:
+    from realip.metrics import Counters
+
+    counters = Counters()
+    app = make_app()
+    configure(app, trusted_proxies=["10.0.0.0/8"])
+    assert counters.sent_forwarding_header(through_mixin(app, "203.0.113.50", XFF).request) is True
+    assert counters.sent_forwarding_header(headers_of(XFF)) is True
+    assert counters.sent_forwarding_header(headers_of([])) is False
+    # Header lines named like an ASGI scope's keys do not make the headers one.
+    assert counters.sent_forwarding_header(headers_of([("Type", "http"), ("Headers", "x"), *XFF])) is True
 
 
 def test_keep_alive_requests_do_not_leak_into_each_other() -> None:
@@ -219,6 +293,8 @@ class RealServers(testing.AsyncHTTPTestCase):
         assert got["protocol"] == (scenario.scheme or "http")
         assert (got["result"]["client_ip"], got["result"]["source"]) == (scenario.client_ip, scenario.source)
         assert got["result"]["peer"] == "127.0.0.1"
+        assert_context(got["result"], got["url_root"], scenario)
+        assert got["full_url"] == f"{got['protocol']}://{got['host']}{path}"
         (line,) = [r.getMessage() for r in logged.records if path in r.getMessage()]
         assert line.startswith(f"200 GET {path} ({scenario.client_ip})"), line
 
@@ -235,6 +311,19 @@ class RealServers(testing.AsyncHTTPTestCase):
                 configure(app, **scenario.options)
                 url = self.serve(HTTPServer(app))
                 self.check(scenario, url, "/mixin")
+
+    def test_strip_untrusted_and_host_routing(self) -> None:
+        """Under RealIPHTTPServer the Host is rewritten before Tornado routes: a host-specific rule matches it."""
+        app = make_app()
+        app.add_handlers(r"app\.example\.com", [(r"/plain", AppExampleCom)])
+        url = self.serve(RealIPHTTPServer(app, **STRIP_OPTIONS))
+        got = self.fetch_json(url + "/plain", STRIP_FORGED)
+        assert got["vhost"] == "app.example.com"
+        assert [pair for pair in got["headers"] if pair[0].startswith("x-")] == [
+            ["x-forwarded-for", "198.51.100.7"],
+            ["x-forwarded-host", "app.example.com"],
+        ]
+        assert (got["remote_ip"], got["full_url"]) == ("198.51.100.7", "http://app.example.com/plain")
 
     def test_forged_header_from_untrusted_peer(self) -> None:
         url = self.serve(RealIPHTTPServer(self._app, trusted_proxies=["10.0.0.0/8"]))
