@@ -32,6 +32,8 @@ def _asgi_probe() -> Any:
 
 
 def _wsgi_echo(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    from wsgiref.util import application_uri
+
     from realip.wsgi import RESULT_KEY
 
     body = json.dumps(
@@ -39,6 +41,8 @@ def _wsgi_echo(environ: dict[str, Any], start_response: Callable[..., Any]) -> I
             "client": environ.get("REMOTE_ADDR"),
             "scheme": environ.get("wsgi.url_scheme"),
             "result": result_json(environ.get(RESULT_KEY)),
+            # What WSGI apps build their links from (scheme, Host, SCRIPT_NAME), ending in "/" like the others'.
+            "url_root": application_uri(environ).rstrip("/") + "/",
         }
     ).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])

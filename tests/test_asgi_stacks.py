@@ -29,7 +29,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import path as django_path
 from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.testing import TestClient
-from quart import Quart
+from quart import Quart, url_for
 from quart import request as quart_request
 from quart import websocket as quart_websocket
 
@@ -69,11 +69,12 @@ def asgi_get(app: Any, peer: str, headers: Any, path: str = "/") -> httpx.Respon
 # -- Litestar ----------------------------------------------------------------------------------------------------
 
 
-@get("/")
+@get("/", name="root")
 async def litestar_whoami(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         "client": request.client.host if request.client else None,
         "scheme": request.url.scheme,
+        "url_root": request.url_for("root"),  # the link Litestar builds: scheme, Host header, root_path
         "result": result_json(request.state.get("realip")),
     }
 
@@ -96,6 +97,7 @@ def test_litestar_scenario(scenario: Scenario) -> None:
     got = response.json()
     check(scenario, got["client"], got["result"])
     assert got["scheme"] == (scenario.scheme or "http")
+    assert_context(got["result"], got["url_root"], scenario)
 
 
 def test_litestar_test_client_and_websocket() -> None:
@@ -183,6 +185,7 @@ def quart_app(**options: Any) -> Quart:
             "remote_addr": quart_request.remote_addr,
             "client_ip": quart_request.client_ip,  # type: ignore[attr-defined]
             "scheme": quart_request.scheme,
+            "url_root": url_for("whoami", _external=True),  # the link Quart builds: scheme, host, root_path
             "result": result_json(quart_request.realip),  # type: ignore[attr-defined]
         }
 
@@ -211,6 +214,7 @@ def test_quart_scenario(scenario: Scenario) -> None:
     check(scenario, got["remote_addr"], got["result"])
     assert got["client_ip"] == scenario.client_ip
     assert got["scheme"] == (scenario.scheme or "http")
+    assert_context(got["result"], got["url_root"], scenario)
 
 
 def test_quart_websocket() -> None:
@@ -388,6 +392,7 @@ def test_channels_websocket_scenario(django_settings: None, scenario: Scenario) 
     got = asyncio.run(go())
     check(scenario, got["client"][0], got["result"])
     assert got["scheme"] == {"https": "wss", "http": "ws", None: "ws"}[scenario.scheme]
+    assert_context(got["result"], None, scenario._replace(url_root=None))  # a consumer builds no URL: the Result's
 
 
 def _raw(headers: Any) -> Any:

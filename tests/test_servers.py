@@ -29,7 +29,7 @@ import pytest
 import websockets.sync.client
 
 from tests.frameworks import CONFIGS, PROTO_OPTIONS, config_index, configs_env, expected_port, scenario_path
-from tests.scenarios import LOOPBACK_SCENARIOS, Scenario
+from tests.scenarios import LOOPBACK_SCENARIOS, Scenario, assert_context
 from tests.servers import Server, http_get, run_server
 
 GRANIAN_LOG = 'access %(addr)s "%(method)s %(path)s" %(status)d'
@@ -134,6 +134,7 @@ def test_scenario(server: tuple[Spec, Server], scenario: Scenario) -> None:
     )
     assert (result["peer"], result["peer_port"]) == ("127.0.0.1", peer_port)
     assert answer["scheme"] == (scenario.scheme or "http")
+    assert_context(result, answer["url_root"], scenario)  # the root URL the app builds: Starlette's, or WSGI's
     host = logged_host(spec, access_line(running, tag))
     assert host == (scenario.client_ip if spec.logs_client else "127.0.0.1")
 
