@@ -24,6 +24,7 @@ from aiohttp.test_utils import make_mocked_request
 from yarl import URL
 
 from realip import ConfigError, Reason, Resolver, Result, diagnostics
+from realip import logging as realip_logging
 from realip.aiohttp import REALIP, realip_middleware, setup
 from tests.frameworks import (
     CONFIGS,
@@ -175,6 +176,22 @@ def test_listeners_see_every_request() -> None:
         unsubscribe()
     assert [result.reason for result, _ in seen] == [Reason.UNTRUSTED_ENTRY, Reason.UNTRUSTED_PEER]
     assert seen[0][1] is received and seen[1][1] is direct  # the request itself, as the handler got it
+
+
+def test_logging_binds_the_result_for_the_handler() -> None:
+    seen: list[object] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(realip_logging.current_result())
+        return web.Response()
+
+    realip_logging.track()
+    try:
+        request = mocked(("127.0.0.1", PEER_PORT), XFF)
+        asyncio.run(realip_middleware()(request, handler))
+    finally:
+        realip_logging.untrack()
+    assert seen == [request[REALIP]]
 
 
 def test_counters_look_at_an_aiohttp_request() -> None:

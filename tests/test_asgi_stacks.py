@@ -33,7 +33,7 @@ from quart import Quart, url_for
 from quart import request as quart_request
 from quart import websocket as quart_websocket
 
-from realip import ConfigError, Resolver
+from realip import ConfigError, Resolver, diagnostics
 from realip import asgi as realip_asgi
 from realip import wsgi as realip_wsgi
 from realip.litestar import RealIPPlugin
@@ -141,6 +141,20 @@ def test_litestar_404_keeps_the_peer_unless_the_app_is_wrapped() -> None:
     assert asgi_get(wrapped, "127.0.0.1", XFF, "/nope").json() == {"client": "198.51.100.7"}
 
 
+def test_litestar_listeners_see_every_request() -> None:
+    seen: list[tuple[Any, Any]] = []
+    unsubscribe = diagnostics.subscribe(lambda result, request: seen.append((result, request)))
+    try:
+        asgi_get(litestar_app(trusted_proxies=["loopback"]), "127.0.0.1", XFF)
+        asgi_get(litestar_app(trusted_proxies=["loopback"]), "203.0.113.50", XFF)
+    finally:
+        unsubscribe()
+    assert [(result.client_ip, scope["state"]["realip"] is result) for result, scope in seen] == [
+        ("198.51.100.7", True),
+        ("203.0.113.50", True),
+    ]
+
+
 def test_litestar_plugin_checks_options_at_start() -> None:
     with pytest.raises(ConfigError, match=r"10\.0\.0\.1/8"):
         RealIPPlugin(trusted_proxies=["10.0.0.1/8"])
@@ -228,6 +242,26 @@ def test_quart_websocket() -> None:
             return await ws.receive_json()
 
     assert asyncio.run(go()) == {"remote_addr": "198.51.100.7", "client_ip": "198.51.100.7"}
+
+
+def test_quart_listeners_see_every_request() -> None:
+    seen: list[tuple[Any, Any]] = []
+    app = quart_app(trusted_proxies=["loopback"])
+
+    async def go(peer: str) -> None:
+        response = await app.test_client().get("/", headers=list(XFF), scope_base={"client": (peer, PEER_PORT)})
+        assert response.status_code == 200
+
+    unsubscribe = diagnostics.subscribe(lambda result, request: seen.append((result, request)))
+    try:
+        asyncio.run(go("127.0.0.1"))
+        asyncio.run(go("203.0.113.50"))
+    finally:
+        unsubscribe()
+    assert [(result.client_ip, scope["state"]["realip"] is result) for result, scope in seen] == [
+        ("198.51.100.7", True),
+        ("203.0.113.50", True),
+    ]
 
 
 def test_quart_config_keys_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from realip import ConfigError, Reason, Resolver, Result, diagnostics
+from realip import logging as realip_logging
 from realip.sanic import RealIP
 from tests.frameworks import (
     PROTO_OPTIONS,
@@ -195,6 +196,28 @@ def test_listeners_see_every_request() -> None:
         unsubscribe()
     assert [result.reason for result, _ in seen] == [Reason.UNTRUSTED_ENTRY, Reason.UNTRUSTED_PEER]
     assert all(isinstance(request, Request) and request.ctx.realip is result for result, request in seen)
+
+
+def test_logging_binds_the_result_for_the_handler() -> None:
+    app = make_app(trusted_proxies=["loopback"])
+
+    @app.get("/logged")
+    async def logged(request: Request) -> HTTPResponse:
+        return json_response({"logged_client": getattr(realip_logging.current_result(), "client_ip", None)})
+
+    realip_logging.track()
+    try:
+        from sanic_testing.testing import SanicASGITestClient
+
+        async def go() -> Any:
+            client = SanicASGITestClient(app)
+            client._transport = httpx.ASGITransport(app=app, client=("127.0.0.1", PEER_PORT))  # type: ignore[arg-type]
+            _, response = await client.get("/logged", headers=list(XFF))
+            return response.json
+
+        assert asyncio.run(go()) == {"logged_client": "198.51.100.7"}
+    finally:
+        realip_logging.untrack()
 
 
 def test_counters_look_at_a_sanic_request() -> None:

@@ -19,6 +19,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.httpserver import HTTPServer
 
 from realip import ConfigError, Reason, Resolver, Result, diagnostics
+from realip import logging as realip_logging
 from realip.tornado import RealIPHandlerMixin, RealIPHTTPServer, configure, result
 from tests.frameworks import PROTO_OPTIONS, STRIP_FORGED, STRIP_OPTIONS, XFF, expected_port, result_json
 from tests.scenarios import LOOPBACK_SCENARIOS, SCENARIOS, Scenario, assert_context
@@ -42,6 +43,7 @@ def answer(handler: web.RequestHandler) -> dict[str, Any]:
         "url_root": f"{request.protocol}://{request.host}{prefix}{handler.reverse_url('root')}",
         "headers": sorted([name.lower(), value] for name, value in request.headers.get_all()),
         "result": result_json(found),
+        "logged_client": getattr(realip_logging.current_result(), "client_ip", None),  # what a log record gets
     }
 
 
@@ -324,6 +326,21 @@ class RealServers(testing.AsyncHTTPTestCase):
             ["x-forwarded-host", "app.example.com"],
         ]
         assert (got["remote_ip"], got["full_url"]) == ("198.51.100.7", "http://app.example.com/plain")
+
+    def test_logging_sees_the_request_in_both_forms(self) -> None:
+        """realip.logging binds the Result in a context variable: RealIPHTTPServer sets it as the headers arrive,
+        in the connection's context, which the handler's task inherits; the mixin sets it in the handler's own."""
+        realip_logging.track()
+        try:
+            server = self.serve(RealIPHTTPServer(make_app(), trusted_proxies=["loopback"]))
+            app = make_app()
+            configure(app, trusted_proxies=["loopback"])
+            mixin = self.serve(HTTPServer(app))
+            for url, client in ((server + "/plain", "198.51.100.7"), (mixin + "/mixin", "198.51.100.8")):
+                got = self.fetch_json(url, [("X-Forwarded-For", client)])
+                assert got["logged_client"] == got["remote_ip"] == client
+        finally:
+            realip_logging.untrack()
 
     def test_forged_header_from_untrusted_peer(self) -> None:
         url = self.serve(RealIPHTTPServer(self._app, trusted_proxies=["10.0.0.0/8"]))
