@@ -4,7 +4,7 @@
 
     realip doctor --trust 10.0.0.0/8 --trust cgnat          # a configuration (flags > REALIP_* > defaults)
     realip doctor --django-settings project.settings        # Django's REALIP settings and MIDDLEWARE
-    realip doctor --app main:app                             # a Starlette/FastAPI/Flask app: config, middleware order
+    realip doctor --app main:app                             # an app (Starlette, Flask, aiohttp, ...): config, order
     realip doctor --url https://app.example.com/whoami       # the live path, through a `realip serve` probe
 
 Every finding has an id, a level and the fix. Exit status: 0 when no finding is an error (warnings allowed; with
@@ -17,7 +17,11 @@ with no forwarding header, so whatever arrives was added on the way; and one wit
 
 The middleware order is read where it is declared: Django's ``MIDDLEWARE``; a Starlette or FastAPI app's
 ``user_middleware`` and, for slowapi, the limiter's key function; a Flask app's extensions and its ``wsgi_app``
-chain; any other ASGI or WSGI app by following ``.app`` / ``.wsgi_app`` attributes from the outside in. Not
+chain; an aiohttp app's ``middlewares`` (the top-level app: a sub-application's cover that sub-application only); a
+Sanic app's ``RealIP`` extension and request middleware by priority (and Sanic's own proxy settings, which stop the
+server); a Litestar app's middleware (where ``RealIPPlugin`` puts realip's first); a Quart app's ``asgi_app`` chain
+(where its ``RealIP`` extension puts realip's); any other ASGI or WSGI app by following ``.app`` / ``.wsgi_app``
+attributes from the outside in. Not
 feasible from outside: function middleware (``@app.middleware("http")``, whose code could read anything), a stack
 assembled only at run time, and an instrumentation that auto-instrumentation inserts when the process starts
 (Django's goes first in ``MIDDLEWARE`` then, FastAPI's outermost): with ``realip.otel.instrument()`` either order
@@ -141,7 +145,7 @@ def lint_django(settings_module: str) -> tuple[Resolver | None, list[Finding]]:
 
 
 _TRACERS = ("opentelemetry", "OpenTelemetryMiddleware", "_DjangoMiddleware", "sentry")
-_LIMITERS = ("slowapi", "SlowAPI", "ratelimit", "Limiter", "axes", "Throttl")
+_LIMITERS = ("slowapi", "SlowAPI", "ratelimit", "RateLimit", "Limiter", "axes", "Throttl")
 
 
 def _order(before: Sequence[str], where: str, fix: str) -> list[Finding]:
@@ -173,7 +177,8 @@ def _order(before: Sequence[str], where: str, fix: str) -> list[Finding]:
 
 
 def lint_app(target: str) -> tuple[Resolver | None, list[Finding]]:
-    """A Starlette/FastAPI, Flask, Django, or plain ASGI/WSGI app given as ``module:attribute``."""
+    """A Starlette/FastAPI, Flask, Django, aiohttp, Sanic, Litestar, Quart, or plain ASGI/WSGI app given as
+    ``module:attribute``."""
     module_name, _, attribute = target.partition(":")
     sys.path.insert(0, os.getcwd())
     app: Any = importlib.import_module(module_name)
@@ -185,10 +190,25 @@ def lint_app(target: str) -> tuple[Resolver | None, list[Finding]]:
         return _lint_flask(app)
     if type(app).__module__.startswith("django.core.handlers"):
         return lint_django(os.environ["DJANGO_SETTINGS_MODULE"])
+    framework = _framework(app)
+    if framework in _FRAMEWORK_LINTS:
+        return _FRAMEWORK_LINTS[framework](app)
     return _lint_chain(app)
 
 
+def _framework(app: Any) -> str | None:
+    """The framework an app object belongs to (by its class or a base class's package), if one the doctor reads."""
+    for kind in type(app).__mro__:
+        package = kind.__module__.partition(".")[0]
+        if package in _FRAMEWORK_LINTS:
+            return package
+    return None
+
+
 def _name(thing: Any) -> str:
+    """``module.QualifiedName`` of a class, of a function (a middleware function), or of an instance's class."""
+    if not isinstance(thing, type) and callable(thing) and hasattr(thing, "__qualname__"):
+        return f"{getattr(thing, '__module__', '')}.{thing.__qualname__}"
     kind = thing if isinstance(thing, type) else type(thing)
     return f"{kind.__module__}.{kind.__qualname__}"
 
@@ -268,6 +288,128 @@ def _lint_chain(app: Any) -> tuple[Resolver | None, list[Finding]]:
     found = _order([_name(layer) for layer in chain[:realip]], "the app chain", "Wrap the app with realip outermost")
     resolver: Resolver = chain[realip].resolver
     return resolver, found + lint_resolver(resolver, os.environ.get("REALIP_LAYER4"), "RealIPMiddleware")
+
+
+def _stack(names: Sequence[str], realip: int | None, where: str, fix: str, missing: tuple[str, str]) -> list[Finding]:
+    """Findings for a middleware stack listed outermost first: realip missing (``missing``: message and fix), or the
+    limiters and tracers that run before it."""
+    if realip is None:
+        return [_finding("realip.D006", *missing)]
+    return _order(names[:realip], where, fix)
+
+
+def _with_resolver(
+    found: list[Finding], resolver: Resolver | None, layer4: object, where: str
+) -> tuple[Resolver | None, list[Finding]]:
+    return resolver, found + ([] if resolver is None else lint_resolver(resolver, layer4, where))
+
+
+def _lint_aiohttp(app: Any) -> tuple[Resolver | None, list[Finding]]:
+    middlewares = list(app.middlewares)  # first = outermost
+    realip = next((i for i, layer in enumerate(middlewares) if _name(layer).startswith("realip.aiohttp.")), None)
+    found = _stack(
+        [_name(layer) for layer in middlewares],
+        realip,
+        "app.middlewares",
+        "Put realip_middleware first in app.middlewares (realip.aiohttp.setup(app) does)",
+        (
+            "the aiohttp app has no realip.aiohttp.realip_middleware in app.middlewares: request.remote is the proxy "
+            "(a sub-application's middleware covers that sub-application only).",
+            "web.Application(middlewares=[realip_middleware(trusted_proxies=[...]), ...]), or "
+            "realip.aiohttp.setup(app, trusted_proxies=[...]).",
+        ),
+    )
+    resolver = None if realip is None else getattr(middlewares[realip], "resolver", None)
+    return _with_resolver(found, resolver, os.environ.get("REALIP_LAYER4"), "realip_middleware")
+
+
+def _lint_sanic(app: Any) -> tuple[Resolver | None, list[Finding]]:
+    from .sanic import SANIC_PROXY_SETTINGS
+
+    extension = getattr(app.ctx, "realip", None)
+    # Sanic runs request middleware by priority, then in the order defined (Middleware.order).
+    middleware = sorted(app.request_middleware, key=lambda entry: getattr(entry, "order", (0, 0)), reverse=True)
+    functions = [getattr(entry, "func", entry) for entry in middleware]
+    mine = [extension is not None and getattr(func, "__self__", None) is extension for func in functions]
+    realip = mine.index(True) if any(mine) else None
+    found = _stack(
+        [_name(func) for func in functions],
+        realip,
+        "Sanic's request middleware",
+        "Give that middleware a priority below realip.sanic.PRIORITY",
+        (
+            "the Sanic app has no realip.sanic.RealIP extension: request.client_ip is the proxy, or whatever "
+            "Sanic's own proxy settings decide.",
+            "RealIP(app, trusted_proxies=[...]) once the app is built.",
+        ),
+    )
+    own = [f"{name}={app.config.get(name)!r}" for name in SANIC_PROXY_SETTINGS if app.config.get(name)]
+    if own and extension is not None:
+        found.append(
+            _finding(
+                "realip.D008",
+                f"Sanic's {', '.join(own)} is set beside realip's RealIP: the server refuses to start (two answers to "
+                "who the client is, Sanic's by count or header).",
+                f"Unset {', '.join(SANIC_PROXY_SETTINGS)}; realip's trusted_proxies and header replace them.",
+            )
+        )
+    resolver = None if extension is None else extension.resolver
+    return _with_resolver(found, resolver, os.environ.get("REALIP_LAYER4"), "RealIP")
+
+
+def _lint_litestar(app: Any) -> tuple[Resolver | None, list[Finding]]:
+    # Litestar wraps its whole router in the OpenTelemetryPlugin's middleware, outside the app middleware; then the
+    # app middleware, first = outermost (DefineMiddleware(cls, **kwargs) keeps the class in .middleware).
+    outer = [_name(plugin) for plugin in app.plugins if type(plugin).__name__ == "OpenTelemetryPlugin"]
+    layers = [getattr(entry, "middleware", entry) for entry in app.middleware]
+    realip = next((i for i, layer in enumerate(layers) if _is_realip(layer)), None)
+    found = _stack(
+        outer + [_name(layer) for layer in layers],
+        None if realip is None else len(outer) + realip,
+        "the app's middleware",
+        "Wrap the whole app in realip.asgi.RealIPMiddleware, outside everything Litestar builds",
+        (
+            "the Litestar app has no realip.asgi.RealIPMiddleware among its middleware (RealIPPlugin adds it): "
+            "request.client is the proxy.",
+            "Litestar(..., plugins=[RealIPPlugin(trusted_proxies=[...])]), or wrap the whole app in "
+            "realip.asgi.RealIPMiddleware (which covers its 404s too).",
+        ),
+    )
+    if realip is None:
+        return None, found
+    options = dict(getattr(app.middleware[realip], "kwargs", None) or {})
+    resolver = options.pop("resolver", None)
+    layer4 = options.pop("layer4", None) or os.environ.get("REALIP_LAYER4")
+    try:
+        resolver = resolver or (Resolver(**options) if options else Resolver.from_env())
+    except ConfigError as error:
+        return None, [*found, _config_error(error)]
+    return _with_resolver(found, resolver, layer4, "RealIPPlugin")
+
+
+def _lint_quart(app: Any) -> tuple[Resolver | None, list[Finding]]:
+    chain = _chain(app.asgi_app)
+    realip = next((i for i, layer in enumerate(chain) if _is_realip(layer)), None)
+    found = _stack(
+        [_name(layer) for layer in chain],
+        realip,
+        "the asgi_app chain",
+        "Wrap app.asgi_app with realip last (RealIP(app) after the others)",
+        (
+            "realip is not wrapping this Quart app's asgi_app (no RealIP(app), nor realip.asgi.RealIPMiddleware).",
+            "RealIP(app, trusted_proxies=[...]) once the app is built.",
+        ),
+    )
+    resolver = None if realip is None else chain[realip].resolver
+    return _with_resolver(found, resolver, app.config.get("REALIP_LAYER4") or os.environ.get("REALIP_LAYER4"), "RealIP")
+
+
+_FRAMEWORK_LINTS: dict[str, Callable[[Any], tuple[Resolver | None, list[Finding]]]] = {
+    "aiohttp": _lint_aiohttp,
+    "sanic": _lint_sanic,
+    "litestar": _lint_litestar,
+    "quart": _lint_quart,
+}
 
 
 def _chain(app: Any, limit: int = 32) -> list[Any]:
@@ -483,7 +625,11 @@ def add_doctor(
     parser = commands.add_parser("doctor", help="lint a configuration and, with --url, the live path")
     parser.add_argument("--url", help="a URL served by 'realip serve' (or an app route answering its JSON)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--app", metavar="MODULE:ATTR", help="a Starlette/FastAPI, Flask, Django, ASGI or WSGI app")
+    source.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="a Starlette/FastAPI, Flask, Django, aiohttp, Sanic, Litestar, Quart, ASGI or WSGI app",
+    )
     source.add_argument("--django-settings", metavar="MODULE", help="a Django settings module")
     parser.add_argument("--layer4", metavar="KIND", help="the Layer-4 source to lint (default: REALIP_LAYER4)")
     parser.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")

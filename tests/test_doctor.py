@@ -107,12 +107,53 @@ def test_django_example_project_is_clean() -> None:
         ("wsgi_chain", []),
         ("flask_good", []),
         ("flask_missing", [("realip.D006", "error")]),
+        ("aiohttp_good", []),
+        ("aiohttp_limiter_first", [("realip.D006", "error")]),
+        ("aiohttp_missing", [("realip.D006", "error")]),
+        ("sanic_good", []),
+        ("sanic_limiter_first", [("realip.D006", "error")]),
+        ("sanic_own_proxies", [("realip.D008", "error")]),
+        ("sanic_missing", [("realip.D006", "error")]),
+        ("litestar_good", []),
+        ("litestar_tracer", [("realip.D006", "warning")]),
+        ("litestar_missing", [("realip.D006", "error")]),
+        ("quart_good", []),
+        ("quart_tracer_outside", [("realip.D006", "warning")]),
+        ("quart_missing", [("realip.D006", "error")]),
     ],
 )
 def test_app_middleware_stacks(app: str, expected: list[Any]) -> None:
     resolver, findings = lint_app(f"tests.doctor.apps:{app}")
     assert ids(findings) == expected
-    assert (resolver is None) == (app in ("missing", "flask_missing"))
+    assert (resolver is None) == app.endswith("missing")
+    if resolver is not None:
+        assert resolver.trusted_proxies == ("10.0.0.0/8",) or app == "spoofable_key"
+
+
+@pytest.mark.parametrize(
+    ("app", "text"),
+    [
+        ("aiohttp_limiter_first", "tests.doctor.apps.aiohttp_ratelimit runs before realip in app.middlewares"),
+        ("sanic_limiter_first", "tests.doctor.apps.sanic_ratelimit runs before realip in Sanic's request middleware"),
+        ("sanic_own_proxies", "Sanic's PROXIES_COUNT=1 is set beside realip's RealIP"),
+        ("litestar_tracer", "OpenTelemetryPlugin runs before realip in the app's middleware"),
+        ("quart_tracer_outside", "OpenTelemetryMiddleware runs before realip in the asgi_app chain"),
+        ("aiohttp_missing", "no realip.aiohttp.realip_middleware in app.middlewares"),
+        ("sanic_missing", "no realip.sanic.RealIP extension"),
+        ("litestar_missing", "RealIPPlugin adds it"),
+        ("quart_missing", "not wrapping this Quart app's asgi_app"),
+    ],
+)
+def test_framework_findings_name_the_culprit(app: str, text: str) -> None:
+    _, [finding] = lint_app(f"tests.doctor.apps:{app}")
+    assert text in finding.message and finding.fix
+
+
+def test_framework_app_through_the_cli() -> None:
+    code, findings, stderr = doctor("--app", "tests.doctor.apps:sanic_limiter_first")
+    assert code == 1, stderr
+    assert [f["id"] for f in findings] == ["realip.D006"]
+    assert doctor("--app", "tests.doctor.apps:litestar_good") == (0, [], "")
 
 
 def test_app_through_the_cli_exit_status() -> None:
