@@ -47,6 +47,18 @@ _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 _RESOLVED = frozenset(("http", "websocket"))  # the scope types with a client; lifespan and others pass through
 
 
+def _reusable(scope: Scope) -> tuple[Any, Any]:
+    """``scope["client"]`` and ``scope["headers"]`` in forms that can be read twice: the spec allows any iterable
+    (falcon.testing sends iterators, down to each header pair), which realip and then the app would both read. The
+    copies are written back to the scope, so the app sees them too. Servers send a list and a tuple: not called."""
+    client, headers = scope.get("client"), scope["headers"]
+    if client is not None and type(client) is not tuple:
+        client = scope["client"] = tuple(client)
+    if type(headers) is not list:
+        headers = scope["headers"] = [pair if type(pair) is tuple else tuple(pair) for pair in headers]
+    return client, headers
+
+
 class RealIPMiddleware:
     """Resolve each request's real client and write it into the ASGI scope.
 
@@ -91,9 +103,10 @@ class RealIPMiddleware:
         if scope["type"] in _RESOLVED:
             try:  # everything is computed, and state written, before the client and scheme are touched
                 layer4 = self._layer4
-                result = self._resolve(
-                    scope.get("client"), scope["headers"], None if layer4 is None else layer4.asgi(scope)
-                )
+                client, headers = scope.get("client"), scope["headers"]
+                if type(headers) is not list or (client is not None and type(client) is not tuple):
+                    client, headers = _reusable(scope)
+                result = self._resolve(client, headers, None if layer4 is None else layer4.asgi(scope))
                 scheme = result.scheme if self._proto else None
                 if scheme is not None and scope["type"] == "websocket":
                     scheme = _WEBSOCKET_SCHEMES[scheme]

@@ -403,7 +403,7 @@ class Resolver:
         if type(peer) is tuple and len(peer) == 2:  # ASGI's (host, port)
             host, port = peer
             if type(port) is not int:
-                port = None
+                port = _port(port)
         else:
             host, port = _peer_parts(peer)
         parsed = self._entry(host) if isinstance(host, str) else None
@@ -602,7 +602,16 @@ def _peer_parts(peer: object) -> tuple[object, int | None]:
         host, port = peer[0], peer[1]  # type: ignore[index]
     except (TypeError, IndexError, KeyError):
         return str(peer), None
-    return host, port if type(port) is int else None
+    return host, _port(port)
+
+
+def _port(port: object) -> int | None:
+    """A peer's port: an int as is, a string of digits (granian sends ``'51158'``) as its number, else ``None``."""
+    if type(port) is int:
+        return port
+    if type(port) is str and 0 < len(port) <= 5 and port.isascii() and port.isdigit() and int(port) <= 65535:
+        return int(port)
+    return None
 
 
 def _pairs(headers: Headers) -> Iterable[tuple[Any, Any]]:
