@@ -154,7 +154,8 @@ def log_refused_host(host: str, peer: str | None) -> None:
 
 
 #: Forwarding headers that exist whether or not realip reads them (``strip_untrusted`` removes them all unless
-#: believed): the de facto standards, RFC 7239, and what ingress-nginx and Tencent CLB add.
+#: believed): the de facto standards, RFC 7239, what ingress-nginx and Tencent CLB add, and the headers CDNs and
+#: platforms write the client into (a forgery of any is what a library reading it unchecked would believe).
 FORWARDING_HEADERS = frozenset(
     (
         "x-forwarded-for",
@@ -169,6 +170,14 @@ FORWARDING_HEADERS = frozenset(
         "x-original-forwarded-for",
         "x-client-proto",
         "x-client-ip",
+        "x-cluster-client-ip",
+        "cf-connecting-ip",
+        "cf-connecting-ipv6",
+        "true-client-ip",
+        "fastly-client-ip",
+        "fly-client-ip",
+        "eo-connecting-ip",
+        "cloudfront-viewer-address",
     )
 )
 

@@ -52,8 +52,11 @@ def _reusable(scope: Scope) -> tuple[Any, Any]:
     (falcon.testing sends iterators, down to each header pair), which realip and then the app would both read. The
     copies are written back to the scope, so the app sees them too. Servers send a list and a tuple: not called."""
     client, headers = scope.get("client"), scope["headers"]
-    if client is not None and type(client) is not tuple:
-        client = scope["client"] = tuple(client)
+    if client is not None and type(client) is not tuple and not isinstance(client, (str, bytes)):
+        try:
+            client = scope["client"] = tuple(client)
+        except TypeError:  # not iterable: the resolver reports it as given, an untrusted peer
+            pass
     if type(headers) is not list:
         headers = scope["headers"] = [pair if type(pair) is tuple else tuple(pair) for pair in headers]
     return client, headers
