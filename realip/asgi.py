@@ -150,20 +150,25 @@ class RealIPMiddleware:
             updates["headers"] = headers
         if result.host is not None or result.server_port is not None:
             scheme = scheme or scope.get("scheme")
-            server = scope.get("server") or (None, None)
-            current = next(
-                (bytes(value).decode("latin-1") for name, value in headers if bytes(name).lower() == b"host"), None
-            )
-            found = host_value(current) if current else None
-            host = result.host or (found[0] if found else server[0])
-            port = result.server_port
-            if port is None:
-                port = (
-                    default_port(scheme) if result.host is not None else (found[1] if found and found[1] else server[1])
-                )
+            current, kept = None, []
+            for pair in headers:  # the Host header apart, every other line kept as it came
+                name = pair[0]
+                if len(name) == 4 and bytes(name).lower() == b"host":
+                    current = pair[1]
+                else:
+                    kept.append(pair)
+            host, port = result.host, result.server_port
+            if host is None:  # a forwarded port alone: the request's own host, else the server's
+                found = host_value(bytes(current).decode("latin-1")) if current else None
+                server = scope.get("server") or (None, None)
+                host = found[0] if found else server[0]
+                if port is None:
+                    port = found[1] if found and found[1] else server[1]
+            elif port is None:
+                port = default_port(scheme)
             if host is not None:
-                value = host_text(host, port, scheme).encode("latin-1")
-                updates["headers"] = [(n, v) for n, v in headers if bytes(n).lower() != b"host"] + [(b"host", value)]
+                kept.append((b"host", host_text(host, port, scheme).encode("latin-1")))
+                updates["headers"] = kept
                 updates["server"] = (host.strip("[]"), port)
         if result.prefix:
             updates["root_path"] = result.prefix + scope.get("root_path", "")

@@ -125,7 +125,9 @@ _UNTRUSTED_PEER, _NO_HEADER = Reason.UNTRUSTED_PEER, Reason.NO_HEADER
 _LAYER4, _NO_LAYER4 = Reason.LAYER4, Reason.NO_LAYER4
 _result = tuple.__new__  # builds a Result without NamedTuple's Python-level __new__ (the hot path)
 _warned_trust: set[tuple[str, ...]] = set()
-_REMEMBERED_NAMES = 256  # header spellings a Resolver remembers (each costs a lower() until then)
+_REMEMBERED_NAMES = 256  # header spellings (and context values) a Resolver remembers
+_REMEMBERED_LENGTH = 256  # the longest context value remembered
+_MISSING = object()
 
 
 def _context_header(option: str, name: object) -> str | None:
@@ -185,6 +187,7 @@ class Resolver:
         "_nothing",
         "_nslots",
         "_order",
+        "_parsed",
         "_plain",
         "_slots",
         "_trust",
@@ -307,6 +310,7 @@ class Resolver:
         #: Every header a request is read for: the chain, then the proto, host, port and prefix headers.
         self.read_headers: tuple[str, ...] = names
         self._slots: dict[Any, int] = {}
+        self._parsed: dict[tuple[Any, str], Any] = {}  # remembered context values (see _parse)
         for slot, name in enumerate(names):
             self._slots[name] = slot
             self._slots[name.encode("ascii")] = slot
@@ -583,10 +587,11 @@ class Resolver:
         length: list[int] = []  # the chain's length, counted once and only if a list header needs aligning
         scheme = host = prefix = None
         server_port = None
-        if proto_slot >= 0:
-            scheme = _scheme_value(self._hop_value(found, chain, proto_slot, "proto", length))
+        parse = self._parse
+        if proto_slot >= 0 and (text := self._hop_value(found, chain, proto_slot, "proto", length)) is not None:
+            scheme = parse(_scheme_value, text)
         if host_slot >= 0 and (text := self._hop_value(found, chain, host_slot, "host", length)) is not None:
-            found_host = host_value(text)
+            found_host = parse(host_value, text)
             if found_host is not None:
                 if self._hosts.allows(found_host[0]):
                     host, server_port = found_host
@@ -594,13 +599,25 @@ class Resolver:
                     log_refused_host(found_host[0], peer)
         if port_slot >= 0 and (text := self._hop_value(found, chain, port_slot, "host", length)) is not None:
             if self.port_header == "forwarded":  # the port of the element's host=
-                parsed = host_value(text)
+                parsed = parse(host_value, text)
                 server_port = parsed[1] if parsed is not None and parsed[1] is not None else server_port
-            elif (port := port_value(text)) is not None:
+            elif (port := parse(port_value, text)) is not None:
                 server_port = port
         if prefix_slot >= 0 and (text := self._hop_value(found, chain, prefix_slot, "", length)) is not None:
-            prefix = prefix_value(text)
+            prefix = parse(prefix_value, text)
         return scheme, host, server_port, prefix
+
+    def _parse(self, parse: Any, text: str) -> Any:
+        """``parse(text)``, remembered: a proxy sends the same few hosts, ports, prefixes and schemes over and over.
+        Only short texts, and only a bounded number of them, are remembered (a client making values up costs a
+        parse each, no memory)."""
+        key = (parse, text)
+        found = self._parsed.get(key, _MISSING)
+        if found is _MISSING:
+            found = parse(text)
+            if len(text) <= _REMEMBERED_LENGTH and len(self._parsed) < _REMEMBERED_NAMES:
+                self._parsed[key] = found
+        return found
 
     def _hop_value(
         self, found: list[list[Any]], chain: _walk.ChainTuple, slot: int, parameter: str, length: list[int]
@@ -613,6 +630,10 @@ class Resolver:
         """
         name = self._names[slot]
         values = found[slot]
+        if len(values) == 1 and name != "forwarded":  # one line, one value: whatever the alignment, that value
+            text = _walk._text(values[0])
+            if "," not in text:
+                return text.strip(" \t") or None
         position, element = chain[6], chain[7]
         if name == "forwarded":
             if name in self.header:
@@ -708,9 +729,9 @@ def _name_text(name: object) -> object:
     return name if isinstance(name, (str, bytes)) else bytes(memoryview(name))  # type: ignore[arg-type]
 
 
-def _scheme_value(value: str | None) -> str | None:
+def _scheme_value(value: str) -> str | None:
     """``http`` or ``https`` (case-insensitive, trimmed); anything else is ignored."""
-    return _SCHEMES.get(value.strip(" \t").lower()) if value else None
+    return _SCHEMES.get(value.strip(" \t").lower())
 
 
 def resolver_from_options(owner: str, resolver: Resolver | None, options: Mapping[str, object]) -> Resolver:
