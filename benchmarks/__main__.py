@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from .context import measure_context
 from .frameworks import measure_frameworks
 from .instructions import INSTRUCTION_CONFIGS, QUICK_INSTRUCTION_CONFIGS, measure_instructions
 from .proxy import measure_proxy
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> Results:
     progress("PROXY protocol done")
     results.frameworks, results.frameworks_note = measure_frameworks(settings.rounds, settings.batch_seconds)
     progress("frameworks done")
+    results.context, results.context_note = measure_context(settings.rounds, settings.batch_seconds)
+    progress("forwarded context done")
     results.seconds = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.md").write_text(markdown(results, _versions()), encoding="utf-8")

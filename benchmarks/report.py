@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from .context import ContextRow
+from .context import table as context_table
 from .frameworks import FrameworkRow
 from .frameworks import table as frameworks_table
 from .instructions import InstructionRow
@@ -62,6 +64,8 @@ class Results:
     proxy_note: str = "not run"
     frameworks: list[FrameworkRow] = field(default_factory=list)
     frameworks_note: str = "not run"
+    context: list[ContextRow] = field(default_factory=list)
+    context_note: str = "not run"
     noisy: bool = False
     seconds: float = 0.0
 
@@ -292,7 +296,30 @@ def targets(results: Results) -> list[Target]:
             )
         )
     rows += proxy_targets(results.proxy)
+    rows += context_targets(results.context)
     return rows
+
+
+def context_targets(measured: list[ContextRow]) -> list[Target]:
+    """The forwarded context with every option on costs no more than the peer doing the same work (WSGI: werkzeug's
+    ProxyFix with x_for, x_proto, x_host, x_port and x_prefix), and gives the right URL."""
+    by_name = {row.name: row for row in measured}
+    mine, peer = by_name.get("realip-wsgi-context"), by_name.get("werkzeug")
+    what = "forwarded context: ≤ werkzeug ProxyFix doing the same"
+    if mine is None or peer is None:
+        return [Target(what, "WSGI, every context option", "-", "-", None, "≤ 1", None)]
+    ratio = mine.stats.median / peer.stats.median
+    return [
+        Target(
+            what,
+            "WSGI, every context option",
+            f"{mine.stats.median / 1000:.2f} µs",
+            f"ProxyFix {peer.stats.median / 1000:.2f} µs",
+            ratio,
+            "≤ 1",
+            ratio <= 1 and mine.mark == "✓",
+        )
+    ]
 
 
 def proxy_targets(measured: list[ProxyRow]) -> list[Target]:
@@ -468,6 +495,9 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
     out += ["", "## Frameworks: aiohttp and Sanic", "", results.frameworks_note, ""]
     if results.frameworks:
         out += frameworks_table(results.frameworks)
+    out += ["", "## The forwarded context: scheme, host, port and prefix", "", results.context_note, ""]
+    if results.context:
+        out += context_table(results.context)
     out += ["", "## Targets (issue 6)", ""]
     out += targets_table(targets(results))
     out += ["", "![realip vs peers](benchmarks.png)", ""]

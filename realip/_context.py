@@ -15,6 +15,7 @@ Every check is one pass over the value (no backtracking).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -72,20 +73,26 @@ def prefix_value(text: str) -> str | None:
     """A path prefix, decoded, without a trailing ``/`` (``""`` for the root); ``None`` if it is not a plain absolute
     path."""
     text = text.strip(" \t")
-    if not text.startswith("/") or _PREFIX_TEXT.fullmatch(text) is None or _ESCAPE.search(text) is not None:
+    if not text.startswith("/") or _PREFIX_TEXT.fullmatch(text) is None:
         return None
-    if any(escape in text.lower() for escape in _FORBIDDEN_ESCAPES):
-        return None
-    try:
-        decoded = unquote(text, errors="strict")
-    except UnicodeDecodeError:
-        return None
+    decoded = text  # printable ASCII only (the pattern), so nothing to decode unless there is an escape
+    if "%" in text:
+        lowered = text.lower()
+        if _ESCAPE.search(text) is not None or any(escape in lowered for escape in _FORBIDDEN_ESCAPES):
+            return None
+        try:
+            decoded = unquote(text, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if any(ord(char) < 32 for char in decoded):
+            return None
     segments = decoded.rstrip("/").split("/")[1:]
-    if any(segment in ("", ".", "..") for segment in segments) or any(ord(char) < 32 for char in decoded):
+    if "" in segments or "." in segments or ".." in segments:
         return None
     return "/" + "/".join(segments) if segments else ""
 
 
+@functools.lru_cache(maxsize=256)  # a proxy sends the same few prefixes
 def quoted(prefix: str) -> bytes:
     """A decoded prefix as the bytes of a raw path (``raw_path`` in ASGI)."""
     return quote(prefix, safe="/!$&'()*+,;=:@~").encode("ascii")
@@ -154,7 +161,8 @@ def log_refused_host(host: str, peer: str | None) -> None:
 
 
 #: Forwarding headers that exist whether or not realip reads them (``strip_untrusted`` removes them all unless
-#: believed): the de facto standards, RFC 7239, and what ingress-nginx and Tencent CLB add.
+#: believed): the de facto standards, RFC 7239, what ingress-nginx and Tencent CLB add, and the headers CDNs and
+#: platforms write the client into (a forgery of any is what a library reading it unchecked would believe).
 FORWARDING_HEADERS = frozenset(
     (
         "x-forwarded-for",
@@ -169,6 +177,14 @@ FORWARDING_HEADERS = frozenset(
         "x-original-forwarded-for",
         "x-client-proto",
         "x-client-ip",
+        "x-cluster-client-ip",
+        "cf-connecting-ip",
+        "cf-connecting-ipv6",
+        "true-client-ip",
+        "fastly-client-ip",
+        "fly-client-ip",
+        "eo-connecting-ip",
+        "cloudfront-viewer-address",
     )
 )
 

@@ -19,7 +19,17 @@ from ._address import parse_address
 from ._headers import forwarded_from_right, list_from_right
 from ._trust import TrustedNetworks
 
-__all__ = ["IMPLEMENTATION", "MAX_BUDGET", "Chain", "PureTrust", "Step", "count_hops", "trust_for", "walk_chain"]
+__all__ = [
+    "IMPLEMENTATION",
+    "MAX_BUDGET",
+    "Chain",
+    "Layers",
+    "PureTrust",
+    "Step",
+    "count_hops",
+    "trust_for",
+    "walk_chain",
+]
 
 #: The most entries one walk may examine (``max_hops`` is bounded by it).
 MAX_BUDGET = 1000
@@ -222,6 +232,43 @@ def count_hops(
             return address[0], address[1], name, hopped, "hops", len(entries), hops - 1, element
         end = "invalid"
     return ip, port, source, passed, end, len(entries), -1, None
+
+
+class Layers:
+    """The walk's trust for a chain of named hops (``chain``), for one request: an address is trusted when it is in
+    the hop the walk is at or in one further out, and the walk then is at that hop. So the walk only moves outwards,
+    and a hop's addresses are believed only at their place in the chain (a hop may be absent, or several proxies in
+    a row). Same methods as :class:`PureTrust`; :attr:`hop` afterwards is the hop of the last address trusted.
+    """
+
+    __slots__ = ("_trusts", "hop")
+
+    def __init__(self, trusts: Sequence[Any], start_ip: str | None, start_unix: Sequence[bool]) -> None:
+        #: Each hop's walker (``trust_for``), innermost first.
+        self._trusts = trusts
+        #: Where the walk is: the innermost hop holding the start (a UNIX-socket start: the first hop trusting one).
+        self.hop = 0
+        for index, trust in enumerate(trusts):
+            found = None if start_ip is None else trust.entry(start_ip)
+            if found[2] if found is not None else start_ip is None and start_unix[index]:
+                self.hop = index
+                break
+
+    def entry(self, text: Value) -> tuple[str, int | None, bool] | None:
+        """One address entry: ``(ip, port, trusted)``, trusted at this hop or one further out (the walk moves there)."""
+        trusts = self._trusts
+        found = trusts[self.hop].entry(text)
+        if found is None or found[2]:
+            return found  # type: ignore[no-any-return]
+        for index in range(self.hop + 1, len(trusts)):
+            if trusts[index].entry(found[0])[2]:
+                self.hop = index
+                return found[0], found[1], True
+        return found  # type: ignore[no-any-return]
+
+    def walk(self, value: Value, budget: int, start_ip: str | None) -> StepTuple:
+        """One list-header value, as :meth:`PureTrust.walk`."""
+        return walk_entries(self.entry, list_from_right(_text(value), budget + 1), budget, start_ip)
 
 
 def trust_for(networks: TrustedNetworks) -> Any:

@@ -47,6 +47,21 @@ _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 _RESOLVED = frozenset(("http", "websocket"))  # the scope types with a client; lifespan and others pass through
 
 
+def _reusable(scope: Scope) -> tuple[Any, Any]:
+    """``scope["client"]`` and ``scope["headers"]`` in forms that can be read twice: the spec allows any iterable
+    (falcon.testing sends iterators, down to each header pair), which realip and then the app would both read. The
+    copies are written back to the scope, so the app sees them too. Servers send a list and a tuple: not called."""
+    client, headers = scope.get("client"), scope["headers"]
+    if client is not None and type(client) is not tuple and not isinstance(client, (str, bytes)):
+        try:
+            client = scope["client"] = tuple(client)
+        except TypeError:  # not iterable: the resolver reports it as given, an untrusted peer
+            pass
+    if type(headers) is not list:
+        headers = scope["headers"] = [pair if type(pair) is tuple else tuple(pair) for pair in headers]
+    return client, headers
+
+
 class RealIPMiddleware:
     """Resolve each request's real client and write it into the ASGI scope.
 
@@ -91,9 +106,10 @@ class RealIPMiddleware:
         if scope["type"] in _RESOLVED:
             try:  # everything is computed, and state written, before the client and scheme are touched
                 layer4 = self._layer4
-                result = self._resolve(
-                    scope.get("client"), scope["headers"], None if layer4 is None else layer4.asgi(scope)
-                )
+                client, headers = scope.get("client"), scope["headers"]
+                if type(headers) is not list or (client is not None and type(client) is not tuple):
+                    client, headers = _reusable(scope)
+                result = self._resolve(client, headers, None if layer4 is None else layer4.asgi(scope))
                 scheme = result.scheme if self._proto else None
                 if scheme is not None and scope["type"] == "websocket":
                     scheme = _WEBSOCKET_SCHEMES[scheme]
@@ -134,20 +150,25 @@ class RealIPMiddleware:
             updates["headers"] = headers
         if result.host is not None or result.server_port is not None:
             scheme = scheme or scope.get("scheme")
-            server = scope.get("server") or (None, None)
-            current = next(
-                (bytes(value).decode("latin-1") for name, value in headers if bytes(name).lower() == b"host"), None
-            )
-            found = host_value(current) if current else None
-            host = result.host or (found[0] if found else server[0])
-            port = result.server_port
-            if port is None:
-                port = (
-                    default_port(scheme) if result.host is not None else (found[1] if found and found[1] else server[1])
-                )
+            current, kept = None, []
+            for pair in headers:  # the Host header apart, every other line kept as it came
+                name = pair[0]
+                if len(name) == 4 and bytes(name).lower() == b"host":
+                    current = pair[1]
+                else:
+                    kept.append(pair)
+            host, port = result.host, result.server_port
+            if host is None:  # a forwarded port alone: the request's own host, else the server's
+                found = host_value(bytes(current).decode("latin-1")) if current else None
+                server = scope.get("server") or (None, None)
+                host = found[0] if found else server[0]
+                if port is None:
+                    port = found[1] if found and found[1] else server[1]
+            elif port is None:
+                port = default_port(scheme)
             if host is not None:
-                value = host_text(host, port, scheme).encode("latin-1")
-                updates["headers"] = [(n, v) for n, v in headers if bytes(n).lower() != b"host"] + [(b"host", value)]
+                kept.append((b"host", host_text(host, port, scheme).encode("latin-1")))
+                updates["headers"] = kept
                 updates["server"] = (host.strip("[]"), port)
         if result.prefix:
             updates["root_path"] = result.prefix + scope.get("root_path", "")

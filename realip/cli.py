@@ -38,6 +38,12 @@ def _add_resolver_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="the forwarding header (repeat for a chain of names); default x-forwarded-for",
     )
+    parser.add_argument(
+        "--chain",
+        metavar="HOPS",
+        help="the hops from the client inwards, each trusted only at its place, instead of --trust: "
+        "'cloudflare[cf-connecting-ip] -> clb=100.64.0.0/10 -> ingress=10.0.0.0/8'; default: REALIP_CHAIN",
+    )
     parser.add_argument("--hops", type=int, metavar="N", help="hop-count mode: the client is entry N from the right")
     parser.add_argument("--max-hops", type=int, metavar="N", help="bound on entries examined (default 20)")
     parser.add_argument("--proto-header", metavar="NAME", help="header giving the scheme, e.g. x-forwarded-proto")
@@ -66,6 +72,10 @@ def _resolver(args: argparse.Namespace) -> Resolver:
     overrides: dict[str, object] = {}
     if args.trust is not None:
         overrides["trusted_proxies"] = tuple(args.trust)
+    if args.chain is not None:
+        overrides["chain"] = args.chain
+        if args.trust is None:  # the chain replaces trusted_proxies, from the environment's too
+            overrides["trusted_proxies"] = None
     if args.header:
         overrides["header"] = args.header[0] if len(args.header) == 1 else tuple(args.header)
     if args.hops is not None:
@@ -95,7 +105,9 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**explanation.as_dict(), "presets": [use.as_dict() for use in presets]}, indent=2))
     else:
-        print(f"trusted: {', '.join(resolver.trusted_proxies) or '(nothing)'}; header: {', '.join(resolver.header)}")
+        if resolver.chain is None:  # a chain prints its hops below
+            trusted = ", ".join(resolver.trusted_proxies) or "(nothing)"
+            print(f"trusted: {trusted}; header: {', '.join(resolver.header)}")
         print("\n".join(use.text() for use in presets), end="\n" if presets else "")
         print(explanation.text())
     return 0

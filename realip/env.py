@@ -11,6 +11,7 @@
 | ``REALIP_HOST_HEADER``, ``REALIP_PORT_HEADER``, ``REALIP_PREFIX_HEADER`` | ``host_header``, ... | one name |
 | ``REALIP_ALLOWED_HOSTS`` | ``allowed_hosts`` | names separated by commas |
 | ``REALIP_STRIP_UNTRUSTED`` | ``strip_untrusted`` | ``true`` or ``false`` (also 1/0, yes/no, on/off) |
+| ``REALIP_CHAIN`` | ``chain`` | hops separated by ``->``, e.g. ``cloudflare -> ingress=10.0.0.0/8,10.1.0.0/16`` |
 
 An unset or empty variable leaves the option at its default. A bad value raises :class:`~realip.ConfigError` naming
 the variable.

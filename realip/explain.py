@@ -25,6 +25,8 @@ _WHY = {
     Reason.LAYER4: "the Layer-4 load balancer carried the client, and it is not a trusted proxy: that is the client",
     Reason.NO_LAYER4: "the peer is a Layer-4 load balancer that carried no client (a health check?): its headers are "
     "the client's own bytes, so none was read",
+    Reason.PROVIDER_HEADER: "the hop next to the client is {hop}, which writes the client into {source}: that is "
+    "the client",
 }
 
 
@@ -45,17 +47,23 @@ class Explanation(NamedTuple):
     result: Result
     steps: tuple[Step, ...]
     why: str
+    #: The chain of named hops (``chain`` mode), from the client inwards; else ``None``.
+    chain: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready form (``realip explain --json`` and ``realip serve``)."""
         result = self.result._asdict()
         result["reason"] = str(self.result.reason)
         result["proxies"] = list(self.result.proxies)
-        return {"result": result, "steps": [step._asdict() for step in self.steps], "why": self.why}
+        steps = [step._asdict() for step in self.steps]
+        answer: dict[str, object] = {"result": result, "steps": steps, "why": self.why}
+        if self.chain is not None:
+            answer["chain"] = self.chain
+        return answer
 
     def text(self) -> str:
         """A readable, one-line-per-hop account."""
-        lines = []
+        lines = [] if self.chain is None else [f"chain: {self.chain}"]
         for step in self.steps:
             where = "peer" if step.position == 0 else f"#{step.position} {step.source}"
             shown = step.text if step.text is not None else "(no address)"
@@ -82,10 +90,13 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers, layer4: tuple[str,
         peer_verdict = "trusted" if trusted else "untrusted"
     if resolver.is_balancer(peer_ip) and (peer is None or is_ip):
         peer_verdict = "a Layer-4 load balancer" + (", and trusted" if trusted else "")
-    steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
     found = resolver.values(headers) if result.examined else None
-    if found is not None:
-        entries = entries_from_right(resolver._order, found, result.examined)
+    entries = entries_from_right(resolver._order, found, result.examined) if found is not None else []
+    hops = resolver.hop_names(peer_ip, [entry_text(source, item) for source, item in entries])
+    if hops and hops[0] is not None:
+        peer_verdict += f" ({hops[0]})"
+    steps = [Step(0, "peer", None if peer is None else str(peer_ip), peer_ip, result.peer_port, peer_verdict)]
+    if entries:
         for position, (source, item) in enumerate(entries, start=1):
             text = entry_text(source, item)
             address = resolver.entry(text) if text is not None else None
@@ -95,6 +106,9 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers, layer4: tuple[str,
                 verdict = "invalid"
             elif resolver.trusted_hops is not None:
                 verdict = "the client (hop count)"
+            elif hops:  # chain mode: trusted only as the hop the walk is at, or one further out
+                hop = hops[position] if position < len(hops) else None
+                verdict = f"trusted ({hop})" if hop is not None else "untrusted"
             else:
                 verdict = "trusted" if address[2] else "untrusted"
             steps.append(
@@ -107,7 +121,23 @@ def explain(resolver: Resolver, peer: Peer, headers: Headers, layer4: tuple[str,
                     verdict,
                 )
             )
+    writer = next((hop for hop in reversed(hops) if hop is not None), None) if hops else None
+    if result.reason is Reason.PROVIDER_HEADER:
+        steps.append(
+            Step(
+                len(steps),
+                result.source,
+                result.client_ip,
+                result.client_ip,
+                result.client_port,
+                f"the client, as {writer} wrote it",
+            )
+        )
     why = _WHY[result.reason].format(
-        header=" or ".join(resolver.header), max_hops=resolver.max_hops, hops=resolver.trusted_hops
+        header=" or ".join(resolver.header),
+        max_hops=resolver.max_hops,
+        hops=resolver.trusted_hops,
+        hop=writer,
+        source=result.source,
     )
-    return Explanation(result, tuple(steps), why)
+    return Explanation(result, tuple(steps), why, resolver.chain_text())

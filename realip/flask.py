@@ -31,7 +31,7 @@ Do not use werkzeug's ``request.access_route``: it is the raw X-Forwarded-For li
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from flask import Flask, Request, current_app
@@ -65,6 +65,7 @@ class RealIPOptions(TypedDict, total=False):
     prefix_header: str | None
     allowed_hosts: Iterable[str] | None
     strip_untrusted: bool
+    chain: str | Sequence[str] | None
     layer4: Any
 
 

@@ -114,6 +114,15 @@ OPTIONS: tuple[Option, ...] = (
         "remove the forwarding headers realip did not believe before the app sees them",
     ),
     Option(
+        "chain",
+        "REALIP_CHAIN",
+        "CHAIN",
+        "realip.E013",
+        "None",
+        "the hops from the client inwards, each trusted only at its place: 'cloudflare[cf-connecting-ip] -> "
+        "clb=100.64.0.0/10 -> ingress=10.0.0.0/8' (instead of trusted_proxies)",
+    ),
+    Option(
         "layer4_proxies",
         "REALIP_LAYER4_PROXIES",
         "LAYER4_PROXIES",
@@ -152,6 +161,7 @@ RESOLVER_KEYWORDS: tuple[str, ...] = (
     "prefix_header",
     "allowed_hosts",
     "strip_untrusted",
+    "chain",
 )
 
 #: Keyword -> option.

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from . import _walk
+from ._chain import Hop, chain_text, parse_chain
 from ._context import (
     FORWARDING_HEADERS,
     HostPolicy,
@@ -70,6 +71,9 @@ class Reason(StrEnum):
     #: The peer is a Layer-4 load balancer but carried no client for this connection (a health check, a LOCAL PROXY
     #: header, the migrate window): the client is the balancer. Its headers are the client's bytes, so none is read.
     NO_LAYER4 = "no-layer4"
+    #: ``chain`` mode: the hop next to the client names a header it writes the client into (a provider's
+    #: ``CF-Connecting-IP``), and that header held one address: it is the client.
+    PROVIDER_HEADER = "provider-header"
 
 
 class Result(NamedTuple):
@@ -115,12 +119,15 @@ _REASONS = {
     "none": Reason.NO_HEADER,
     "hops": Reason.HOP_COUNT,
     "short": Reason.SHORT_CHAIN,
+    "provider": Reason.PROVIDER_HEADER,
 }
 _UNTRUSTED_PEER, _NO_HEADER = Reason.UNTRUSTED_PEER, Reason.NO_HEADER
 _LAYER4, _NO_LAYER4 = Reason.LAYER4, Reason.NO_LAYER4
 _result = tuple.__new__  # builds a Result without NamedTuple's Python-level __new__ (the hot path)
 _warned_trust: set[tuple[str, ...]] = set()
-_REMEMBERED_NAMES = 256  # header spellings a Resolver remembers (each costs a lower() until then)
+_REMEMBERED_NAMES = 256  # header spellings (and context values) a Resolver remembers
+_REMEMBERED_LENGTH = 256  # the longest context value remembered
+_MISSING = object()
 
 
 def _context_header(option: str, name: object) -> str | None:
@@ -169,21 +176,25 @@ class Resolver:
 
     __slots__ = (
         "_balancers",
+        "_client_slots",
         "_context_slots",
         "_contextual",
         "_entry",
         "_hosts",
+        "_layers",
         "_names",
         "_networks",
         "_nothing",
         "_nslots",
         "_order",
+        "_parsed",
         "_plain",
         "_slots",
         "_trust",
         "_unix",
         "_walk",
         "allowed_hosts",
+        "chain",
         "header",
         "host_header",
         "layer4_proxies",
@@ -210,8 +221,28 @@ class Resolver:
         prefix_header: str | None = None,
         allowed_hosts: Iterable[str] | None = None,
         strip_untrusted: bool = False,
+        chain: str | Sequence[str] | None = None,
     ) -> None:
         self.max_hops: int = _hops("max_hops", max_hops)
+        #: The chain of named hops, from the client inwards (``None``: ``trusted_proxies`` alone decides).
+        self.chain: tuple[Hop, ...] | None = None
+        if chain is not None:
+            for option, value in (("trusted_proxies", trusted_proxies), ("trusted_hops", trusted_hops)):
+                if value is not None:
+                    raise ConfigError(
+                        f"chain and {option} are both given: the chain names every trusted hop, in order; move "
+                        f"{option}'s proxies into a hop (e.g. 'ingress=10.0.0.0/8') and drop {option}",
+                        "chain",
+                    )
+            self.chain = parse_chain(chain)
+            for hop in self.chain:
+                if hop.header is not None and hop.header in _header_names(header):
+                    raise ConfigError(
+                        f"chain: hop {hop.name!r} writes the client into {hop.header!r}, which header= names as the "
+                        "chain every proxy appends to: a provider's client header is read apart from it",
+                        "chain",
+                    )
+            trusted_proxies = [entry for hop in self.chain for entry in hop.entries]
         if trusted_hops is not None:
             _hops("trusted_hops", trusted_hops)
             if trusted_hops > max_hops:
@@ -250,7 +281,7 @@ class Resolver:
         try:
             self._networks: TrustedNetworks = compile_trust(entries)
         except ConfigError as error:
-            raise ConfigError(str(error), "trusted_proxies") from None
+            raise ConfigError(str(error), "chain" if self.chain else "trusted_proxies") from None
         #: What is really trusted: the networks after merging, plus "unix" when UNIX-socket peers are.
         self.trusted_proxies: tuple[str, ...] = self._networks.networks + (("unix",) if self._networks.unix else ())
         self._warn_if_everyone_is_trusted()
@@ -271,13 +302,15 @@ class Resolver:
         # headers are matched with one dict lookup; spellings seen in requests are added (-1: not ours).
         names = self.header
         contexts = (self.proto_header, self.host_header, self.port_header, self.prefix_header)
-        for name in contexts:
+        hops = self.chain[::-1] if self.chain else ()  # innermost first, as the walk meets them
+        for name in (*contexts, *(hop.header for hop in hops)):
             if name is not None and name not in names:
                 names += (name,)
         self._names = names
         #: Every header a request is read for: the chain, then the proto, host, port and prefix headers.
         self.read_headers: tuple[str, ...] = names
         self._slots: dict[Any, int] = {}
+        self._parsed: dict[tuple[Any, str], Any] = {}  # remembered context values (see _parse)
         for slot, name in enumerate(names):
             self._slots[name] = slot
             self._slots[name.encode("ascii")] = slot
@@ -288,8 +321,16 @@ class Resolver:
         #: Slot of the proto, host, port and prefix headers (-1: not read).
         self._context_slots = tuple(-1 if name is None else names.index(name) for name in contexts)
         self._contextual = any(name is not None for name in contexts)
+        #: ``chain`` mode: each hop's walker and whether it trusts a UNIX socket, innermost first (``None``: off).
+        self._layers: tuple[tuple[Any, ...], tuple[bool, ...]] | None = None
+        #: Slot of the header each hop writes the client into, innermost first (-1: none).
+        self._client_slots: tuple[int, ...] = ()
+        if hops:
+            walkers = tuple(_walk.trust_for(hop.networks) for hop in hops)
+            self._layers = (walkers, tuple(hop.networks.unix for hop in hops))
+            self._client_slots = tuple(-1 if hop.header is None else names.index(hop.header) for hop in hops)
         # One list header, no proto header, CIDR mode: the common configuration, walked in one kernel call per line.
-        self._plain = len(names) == 1 and names[0] != "forwarded" and trusted_hops is None
+        self._plain = len(names) == 1 and names[0] != "forwarded" and trusted_hops is None and not hops
 
     def _use(self, trust: Any) -> None:
         """Walk with ``trust``: ``realip._kernel.Trust``, or its pure twin (tests compare the two)."""
@@ -312,6 +353,7 @@ class Resolver:
             f"Resolver(trusted_proxies={self.trusted_proxies!r}, header={self.header!r}, "
             f"trusted_hops={self.trusted_hops!r}, max_hops={self.max_hops!r}, proto_header={self.proto_header!r}, "
             f"layer4_proxies={self.layer4_proxies!r}"
+            + (f", chain={self.chain_text()!r}" if self.chain else "")
             + "".join(
                 f", {name}={getattr(self, name)!r}"
                 for name in ("host_header", "port_header", "prefix_header", "allowed_hosts", "strip_untrusted")
@@ -403,7 +445,7 @@ class Resolver:
         if type(peer) is tuple and len(peer) == 2:  # ASGI's (host, port)
             host, port = peer
             if type(port) is not int:
-                port = None
+                port = _port(port)
         else:
             host, port = _peer_parts(peer)
         parsed = self._entry(host) if isinstance(host, str) else None
@@ -466,7 +508,9 @@ class Resolver:
         if found is None:
             found = self._nothing
         start = (start_ip, start_port, start_source)
-        if self.trusted_hops is None:
+        if self._layers is not None:
+            chain = self._walk_hops(found, start, passed)
+        elif self.trusted_hops is None:
             chain = _walk.walk_chain(self._trust, self._order, found, self.max_hops, start, passed)
         else:
             chain = _walk.count_hops(self._trust, self._order, found, self.trusted_hops, start, passed)
@@ -495,6 +539,45 @@ class Resolver:
             ),
         )
 
+    def _walk_hops(
+        self, found: list[list[Any]], start: tuple[str | None, int | None, str], passed: tuple[str, ...]
+    ) -> _walk.ChainTuple:
+        """``chain`` mode: the walk with each hop trusted at its place (:class:`realip._walk.Layers`); then, when the
+        hop next to the client names the header it writes the client into, that header's one address is the client
+        (an ended walk only: never past an invalid entry or the hop limit)."""
+        assert self._layers is not None
+        layers = _walk.Layers(self._layers[0], start[0], self._layers[1])
+        chain = _walk.walk_chain(layers, self._order, found, self.max_hops, start, passed)
+        slot = self._client_slots[layers.hop]
+        if slot < 0 or chain[4] not in ("untrusted", "end", "none") or len(found[slot]) != 1:
+            return chain
+        client = self._entry(_walk._text(found[slot][0]).strip(" \t"))
+        if client is None:
+            return chain
+        ip, _, _, hops, end, examined, position, element = chain
+        if end != "untrusted" and ip is not None:  # the walk's client is the hop itself: a proxy passed
+            hops = (*hops, ip)
+        return client[0], client[1], self._names[slot], hops, "provider", examined, position, element
+
+    def hop_names(self, peer: str | None, texts: Iterable[str | None]) -> list[str | None]:
+        """``chain`` mode, for ``realip explain``: the hop each address is trusted as, the peer's first, then each
+        entry's as the walk meets them (``None``: not trusted there, or not an address); ``[]`` without a chain."""
+        if self._layers is None or self.chain is None:
+            return []
+        names = [hop.name for hop in reversed(self.chain)]
+        layers = _walk.Layers(self._layers[0], peer, self._layers[1])
+        hops: list[str | None] = [names[layers.hop] if self.peer(peer)[2] else None]  # trusted: in some hop
+        for text in texts:
+            found = None if text is None else layers.entry(text)
+            hops.append(names[layers.hop] if found is not None and found[2] else None)
+            if found is None or not found[2]:
+                break
+        return hops
+
+    def chain_text(self) -> str | None:
+        """The chain of named hops as one string, from the client inwards (``None`` without one)."""
+        return None if self.chain is None else chain_text(self.chain)
+
     def _context(
         self, found: list[list[Any]], chain: _walk.ChainTuple, peer: str | None
     ) -> tuple[str | None, str | None, int | None, str | None]:
@@ -504,10 +587,11 @@ class Resolver:
         length: list[int] = []  # the chain's length, counted once and only if a list header needs aligning
         scheme = host = prefix = None
         server_port = None
-        if proto_slot >= 0:
-            scheme = _scheme_value(self._hop_value(found, chain, proto_slot, "proto", length))
+        parse = self._parse
+        if proto_slot >= 0 and (text := self._hop_value(found, chain, proto_slot, "proto", length)) is not None:
+            scheme = parse(_scheme_value, text)
         if host_slot >= 0 and (text := self._hop_value(found, chain, host_slot, "host", length)) is not None:
-            found_host = host_value(text)
+            found_host = parse(host_value, text)
             if found_host is not None:
                 if self._hosts.allows(found_host[0]):
                     host, server_port = found_host
@@ -515,13 +599,25 @@ class Resolver:
                     log_refused_host(found_host[0], peer)
         if port_slot >= 0 and (text := self._hop_value(found, chain, port_slot, "host", length)) is not None:
             if self.port_header == "forwarded":  # the port of the element's host=
-                parsed = host_value(text)
+                parsed = parse(host_value, text)
                 server_port = parsed[1] if parsed is not None and parsed[1] is not None else server_port
-            elif (port := port_value(text)) is not None:
+            elif (port := parse(port_value, text)) is not None:
                 server_port = port
         if prefix_slot >= 0 and (text := self._hop_value(found, chain, prefix_slot, "", length)) is not None:
-            prefix = prefix_value(text)
+            prefix = parse(prefix_value, text)
         return scheme, host, server_port, prefix
+
+    def _parse(self, parse: Any, text: str) -> Any:
+        """``parse(text)``, remembered: a proxy sends the same few hosts, ports, prefixes and schemes over and over.
+        Only short texts, and only a bounded number of them, are remembered (a client making values up costs a
+        parse each, no memory)."""
+        key = (parse, text)
+        found = self._parsed.get(key, _MISSING)
+        if found is _MISSING:
+            found = parse(text)
+            if len(text) <= _REMEMBERED_LENGTH and len(self._parsed) < _REMEMBERED_NAMES:
+                self._parsed[key] = found
+        return found
 
     def _hop_value(
         self, found: list[list[Any]], chain: _walk.ChainTuple, slot: int, parameter: str, length: list[int]
@@ -534,6 +630,10 @@ class Resolver:
         """
         name = self._names[slot]
         values = found[slot]
+        if len(values) == 1 and name != "forwarded":  # one line, one value: whatever the alignment, that value
+            text = _walk._text(values[0])
+            if "," not in text:
+                return text.strip(" \t") or None
         position, element = chain[6], chain[7]
         if name == "forwarded":
             if name in self.header:
@@ -568,6 +668,8 @@ class Resolver:
             entries = _walk.entries_from_right(self._order, found, count)
             texts = [_forwarded_element(item) if name == "forwarded" else item for name, item in entries if item]
             believed.append((self.header[-1], ", ".join(reversed(texts))))
+        if result.reason is Reason.PROVIDER_HEADER and result.client_ip is not None:
+            believed.append((result.source, result.client_ip))  # the provider's header, as its hop wrote it
         if "forwarded" in self.header:
             return believed  # the believed elements carry their own proto= and host=
         scheme, host, port, prefix = result.scheme, result.host, result.server_port, result.prefix
@@ -602,7 +704,16 @@ def _peer_parts(peer: object) -> tuple[object, int | None]:
         host, port = peer[0], peer[1]  # type: ignore[index]
     except (TypeError, IndexError, KeyError):
         return str(peer), None
-    return host, port if type(port) is int else None
+    return host, _port(port)
+
+
+def _port(port: object) -> int | None:
+    """A peer's port: an int as is, a string of digits (granian sends ``'51158'``) as its number, else ``None``."""
+    if type(port) is int:
+        return port
+    if type(port) is str and 0 < len(port) <= 5 and port.isascii() and port.isdigit() and int(port) <= 65535:
+        return int(port)
+    return None
 
 
 def _pairs(headers: Headers) -> Iterable[tuple[Any, Any]]:
@@ -618,9 +729,9 @@ def _name_text(name: object) -> object:
     return name if isinstance(name, (str, bytes)) else bytes(memoryview(name))  # type: ignore[arg-type]
 
 
-def _scheme_value(value: str | None) -> str | None:
+def _scheme_value(value: str) -> str | None:
     """``http`` or ``https`` (case-insensitive, trimmed); anything else is ignored."""
-    return _SCHEMES.get(value.strip(" \t").lower()) if value else None
+    return _SCHEMES.get(value.strip(" \t").lower())
 
 
 def resolver_from_options(owner: str, resolver: Resolver | None, options: Mapping[str, object]) -> Resolver:

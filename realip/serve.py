@@ -42,8 +42,9 @@ def startup_line(resolver: Resolver, host: str, port: int, layer4: Any = None) -
         balancers = (
             f"; Layer 4: {layer4.kind} ({layer4.source.status()}) from {', '.join(resolver.layer4_proxies) or '-'}"
         )
+    trusted = f"trusted proxies: {trusted}" if resolver.chain is None else f"chain: {resolver.chain_text()}"
     return (
-        f"realip serve on http://{host}:{port}/ - trusted proxies: {trusted}; "
+        f"realip serve on http://{host}:{port}/ - {trusted}; "
         f"header: {', '.join(resolver.header)} ({mode}){proto}{balancers}"
     )
 
@@ -144,6 +145,7 @@ class _WhoAmI:
                 "prefix_header": self.resolver.prefix_header,
                 "allowed_hosts": None if self.resolver.allowed_hosts is None else list(self.resolver.allowed_hosts),
                 "strip_untrusted": self.resolver.strip_untrusted,
+                "chain": self.resolver.chain_text(),
                 "layer4_proxies": list(self.resolver.layer4_proxies),
                 "presets": [use.as_dict() for use in describe_presets(self.resolver)],  # source, snapshot date
             },

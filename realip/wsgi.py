@@ -207,13 +207,13 @@ def rewrite_context(
             environ[environ_key(name)] = value
     if result.host is not None or result.server_port is not None:
         scheme = environ.get(_SCHEME)
-        found = host_value(environ["HTTP_HOST"]) if isinstance(environ.get("HTTP_HOST"), str) else None
-        host = result.host or (found[0] if found else environ.get("SERVER_NAME"))
-        port = result.server_port
-        if port is None:
-            port = default_port(scheme) if result.host is not None else found[1] if found and found[1] else None
-        if port is None and str(environ.get("SERVER_PORT", "")).isdigit():
-            port = int(environ["SERVER_PORT"])
+        host, port = result.host, result.server_port
+        if host is None:  # a forwarded port alone: the request's own host, else the server's name
+            current = environ.get("HTTP_HOST")
+            found = host_value(current) if isinstance(current, str) else None
+            host = found[0] if found else environ.get("SERVER_NAME")
+        elif port is None:
+            port = default_port(scheme)
         if isinstance(host, str):
             environ["HTTP_HOST"] = host_text(host, port, scheme)
             environ["SERVER_NAME"] = host.strip("[]")

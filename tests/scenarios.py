@@ -340,7 +340,55 @@ CONTEXT_SCENARIOS: tuple[Scenario, ...] = (
 )
 # fmt: on
 
-SCENARIOS = SCENARIOS + CONTEXT_SCENARIOS
+#: A provider preset in a chain of named hops: Cloudflare in front of a Tencent CLB (100.64.0.0/10) in front of the
+#: ingress (loopback here, so the rows also run through real servers). 173.245.48.5 is a Cloudflare edge address
+#: (header text only: nothing is sent to it).
+CHAIN = {"chain": "cloudflare[cf-connecting-ip] -> clb=cgnat -> ingress=loopback,10.0.0.0/8"}
+CLOUDFLARE_EDGE = "173.245.48.5"
+# fmt: off
+CHAIN_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "preset chain: Cloudflare -> CLB -> ingress, the provider's header believed from Cloudflare",
+        CHAIN,
+        "127.0.0.1",
+        (("X-Forwarded-For", f"192.0.2.66, 198.51.100.7, {CLOUDFLARE_EDGE}, 100.64.3.4"),
+         ("CF-Connecting-IP", "198.51.100.7")),
+        "198.51.100.7", None, "cf-connecting-ip",
+    ),
+    Scenario(
+        "preset chain: a forged CF-Connecting-IP from a client reaching the CLB around Cloudflare",
+        CHAIN,
+        "127.0.0.1",
+        (("X-Forwarded-For", f"198.51.100.7, {CLOUDFLARE_EDGE}, 203.0.113.9, 100.64.3.4"),
+         ("CF-Connecting-IP", "198.51.100.7")),
+        "203.0.113.9", None, "x-forwarded-for",
+    ),
+    Scenario(
+        "preset chain: an ingress address the client wrote beyond the CLB is not trusted there",
+        CHAIN,
+        "127.0.0.1",
+        (("X-Forwarded-For", "198.51.100.7, 10.0.0.9, 100.64.3.4"),),
+        "10.0.0.9", None, "x-forwarded-for",
+    ),
+    Scenario(
+        "preset chain: two CF-Connecting-IP lines are no answer",
+        CHAIN,
+        "127.0.0.1",
+        (("X-Forwarded-For", f"198.51.100.7, {CLOUDFLARE_EDGE}, 100.64.3.4"), ("CF-Connecting-IP", "192.0.2.66"),
+         ("CF-Connecting-IP", "198.51.100.7")),
+        "198.51.100.7", None, "x-forwarded-for",
+    ),
+    Scenario(
+        "preset chain: a direct client forging the whole chain is itself",
+        CHAIN,
+        "203.0.113.50",
+        (("X-Forwarded-For", f"198.51.100.7, {CLOUDFLARE_EDGE}, 100.64.3.4"), ("CF-Connecting-IP", "198.51.100.7")),
+        "203.0.113.50", None, "peer",
+    ),
+)
+# fmt: on
+
+SCENARIOS = SCENARIOS + CONTEXT_SCENARIOS + CHAIN_SCENARIOS
 #: The hosts the context rows forward that an app serves (Django's ALLOWED_HOSTS in the tests); evil.example is not.
 CONTEXT_HOSTS = ("app.example.com", "shop.example.com", ".example.org")
 LOOPBACK_SCENARIOS = tuple(s for s in SCENARIOS if s.peer == "127.0.0.1")

@@ -68,7 +68,7 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     png = (out / "benchmarks.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     rows = targets(results)
-    assert len(rows) == 43
+    assert len(rows) == 44  # the issues' targets, the forwarded context's included
     timed = [row for row in rows if not row.target.startswith(("server", "TOA"))]
     assert all(row.ratio is not None and row.met is not None for row in timed), timed
     assert re.search(r"\| S3 within 1\.5x of the composite floor \| S3 warm \| [\d.]+ µs \|", text)
@@ -103,6 +103,26 @@ def test_frameworks_section_answers_right(run: tuple[Results, Path]) -> None:
     for row in results.frameworks:
         assert row.stats.median > 0 and (row.added is None) == (row.name == "bare")
         assert row.answer == ("10.0.0.2" if row.name == "bare" else "198.51.100.7"), row
+
+
+def test_context_section_times_every_contender_and_checks_the_url_each_app_saw(run: tuple[Results, Path]) -> None:
+    """The forwarded context: realip with every option on beside ProxyFix, hypercorn and uvicorn on one request."""
+    results, path = run
+    marks = {row.name: row.mark for row in results.context}
+    assert set(marks) == {
+        "realip-wsgi",
+        "realip-wsgi-context",
+        "werkzeug",
+        "realip-asgi",
+        "realip-asgi-context",
+        "hypercorn",
+        "uvicorn",
+    }
+    assert marks["realip-wsgi-context"] == marks["realip-asgi-context"] == "✓"
+    assert marks["werkzeug"] == "≈"  # ProxyFix spells out the default port: https://shop.example.com:443/shop
+    assert next(r for r in results.context if r.name == "realip-asgi-context").answer.endswith("shop.example.com/shop")
+    assert "## The forwarded context: scheme, host, port and prefix" in (path / "benchmarks.md").read_text()
+    assert any(row.target.startswith("forwarded context") and row.ratio is not None for row in targets(results))
 
 
 def test_distinct_mode_rotates_every_address() -> None:

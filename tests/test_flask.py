@@ -195,7 +195,7 @@ def test_option_and_env_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         RealIP(Flask("option"), max_hops=0)
     with pytest.raises(ConfigError, match=r"^trusted_hops=5 is greater than max_hops=3"):
         RealIP(Flask("option"), trusted_hops=5, max_hops=3)
-    with pytest.raises(TypeError, match=r"unknown option\(s\) trusted_proxy; the options are allowed_hosts, header, "):
+    with pytest.raises(TypeError, match=r"unknown option\(s\) trusted_proxy; the options are allowed_hosts, chain, "):
         RealIP(trusted_proxy=["10.0.0.0/8"])  # type: ignore[call-arg]
     monkeypatch.setenv("REALIP_MAX_HOPS", "lots")
     with pytest.raises(ConfigError, match=r"^REALIP_MAX_HOPS='lots' is not a whole number"):

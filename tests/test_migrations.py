@@ -399,8 +399,8 @@ def test_aiohttp_remotes(kind: str, row: Row) -> None:
         "relaxed": (lambda: XForwardedRelaxed(), {"trusted_proxies": [PROXY], "trusted_hops": 1}),
         "filtered": (lambda: XForwardedFiltered({"10.0.0.0/8"}), {"trusted_proxies": ["10.0.0.0/8"]}),
         "strict": (lambda: XForwardedStrict([{PROXY}]), {"trusted_proxies": [PROXY]}),
-        "cloudflare": (_cloudflare_middleware, {"trusted_proxies": ["cloudflare"], "header": "cf-connecting-ip"}),
-        "cloudflare-behind": (_cloudflare_middleware, {"trusted_proxies": ["cloudflare", PROXY]}),
+        "cloudflare": (_cloudflare_middleware, {"chain": "cloudflare[cf-connecting-ip]"}),
+        "cloudflare-behind": (_cloudflare_middleware, {"chain": f"cloudflare[cf-connecting-ip] -> lb={PROXY}"}),
     }[kind]
     before = _aiohttp_remote(old(), row.peer, row.headers)
     after = Resolver(**options).resolve(row.peer, row.headers).client_ip  # type: ignore[arg-type]
@@ -427,8 +427,8 @@ GUIDES = Path(__file__).resolve().parent.parent / "docs" / "migrate"
                               '"TRUSTED_HOPS": 2']),
         ("aiohttp-remotes.md", ["XForwardedRelaxed()", 'trusted_proxies=["10.0.0.5"], trusted_hops=1',
                                 'XForwardedFiltered({"10.0.0.0/8"})', 'XForwardedStrict([{"10.0.0.5"}])',
-                                'trusted_proxies=["cloudflare"], header="cf-connecting-ip"',
-                                'trusted_proxies=["cloudflare", "10.0.0.5"]']),
+                                'chain="cloudflare[cf-connecting-ip]"',
+                                'chain="cloudflare[cf-connecting-ip] -> lb=10.0.0.5"']),
     ],
 )  # fmt: skip
 def test_each_guide_shows_the_configurations_tested_here(guide: str, snippets: list[str]) -> None:

@@ -91,6 +91,7 @@ def test_unix_socket_peer_is_unresolved() -> None:
 def test_which_reasons_are_unresolved() -> None:
     """Every reason is classified on purpose: a reason added to Reason must be added here too."""
     resolved = {Reason.UNTRUSTED_PEER, Reason.UNTRUSTED_ENTRY, Reason.ALL_TRUSTED, Reason.HOP_COUNT, Reason.LAYER4}
+    resolved.add(Reason.PROVIDER_HEADER)
     assert resolved | UNRESOLVED_REASONS == set(Reason)
     assert not resolved & UNRESOLVED_REASONS
 

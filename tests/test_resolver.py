@@ -313,6 +313,13 @@ def test_hop_count_mode_without_trusted_proxies_is_refused_with_the_way_to_trust
         (("::1", 80), "::1", 80),
         ("10.1.2.3:81", "10.1.2.3", 81),
         (["10.1.2.3", 82], "10.1.2.3", 82),
+        (("10.1.2.3", "51158"), "10.1.2.3", 51158),  # granian's ASGI port, a string of digits
+        (["10.1.2.3", "65535"], "10.1.2.3", 65535),
+        (("10.1.2.3", "65536"), "10.1.2.3", None),  # not a port
+        (("10.1.2.3", "+80"), "10.1.2.3", None),
+        (("10.1.2.3", "\uff18\uff10"), "10.1.2.3", None),  # fullwidth digits: isdigit(), not ASCII
+        (("10.1.2.3", "123456"), "10.1.2.3", None),
+        (("10.1.2.3", 80.0), "10.1.2.3", None),
     ],
 )
 def test_peer_forms(peer: object, normalized: str, port: int | None) -> None:

@@ -123,9 +123,9 @@ def test_scenario(server: tuple[Spec, Server], scenario: Scenario) -> None:
     answer = json.loads(reply.body)
     assert client_of(spec, answer) == scenario.client_ip
     result = answer["result"]
-    # granian's ASGI scope carries the client port as a str ("51158"), which the resolver does not take for a port
-    # (a core gap, see the report), and its WSGI environ has no REMOTE_PORT: under granian the peer's port is unknown.
-    peer_port = None if spec.name.startswith("granian") else reply.local_port
+    # granian's ASGI scope carries the client port as a str ("51158"), which realip reads as the number; its WSGI
+    # environ has no REMOTE_PORT, so under granian's WSGI interface the peer's port is unknown.
+    peer_port = None if spec.name == "granian-wsgi" else reply.local_port
     assert (result["client_ip"], result["client_port"], result["source"], result["scheme"]) == (
         scenario.client_ip,
         expected_port(scenario, peer_port),

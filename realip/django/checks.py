@@ -13,6 +13,7 @@
 | ``realip.E009`` | ``LAYER4`` (or ``REALIP_LAYER4``) is not a Layer-4 kind, or its source cannot start |
 | ``realip.E011`` | ``ALLOWED_HOSTS`` (or ``REALIP_ALLOWED_HOSTS``) holds something that is not a host name |
 | ``realip.E012`` | ``STRIP_UNTRUSTED`` (or ``REALIP_STRIP_UNTRUSTED``) is not True or False |
+| ``realip.E013`` | ``CHAIN`` (or ``REALIP_CHAIN``) is not a chain of hops, or is given with ``TRUSTED_PROXIES`` |
 | ``realip.E010`` | ``LAYER4_PROXIES`` (or ``REALIP_LAYER4_PROXIES``) holds a bad entry, or ``LAYER4`` needs it unset |
 | ``realip.W001`` | the app is installed but the middleware is not in ``MIDDLEWARE`` |
 | ``realip.W002`` | ``SECURE_PROXY_SSL_HEADER`` is set too: Django reads it first, so ``PROTO_HEADER`` is ignored |
@@ -39,7 +40,7 @@ HINTS: dict[str, str] = {
     "realip.E001": 'Make REALIP a dict, e.g. REALIP = {"TRUSTED_PROXIES": ["10.0.0.0/8"]}, or remove it to use the '
     "REALIP_* environment variables.",
     "realip.E002": "The keys are: TRUSTED_PROXIES, HEADER, TRUSTED_HOPS, MAX_HOPS, PROTO_HEADER, LAYER4_PROXIES, "
-    "HOST_HEADER, PORT_HEADER, PREFIX_HEADER, ALLOWED_HOSTS, STRIP_UNTRUSTED, REWRITE_REMOTE_ADDR, LAYER4.",
+    "HOST_HEADER, PORT_HEADER, PREFIX_HEADER, ALLOWED_HOSTS, STRIP_UNTRUSTED, CHAIN, REWRITE_REMOTE_ADDR, LAYER4.",
     "realip.E003": "List the proxies you trust: addresses, CIDR networks, ranges, globs or named sets (loopback, "
     'private, link-local, cgnat, unix), e.g. ["loopback", "10.0.0.0/8"]; [] trusts nothing.',
     "realip.E004": 'Name the one header your proxy sets, e.g. "x-forwarded-for", "x-real-ip" or "forwarded", or a '
@@ -55,6 +56,9 @@ HINTS: dict[str, str] = {
     "realip.E011": 'List host names, e.g. "ALLOWED_HOSTS": ["example.com", ".example.org"]; unset, Django\'s own '
     "ALLOWED_HOSTS is used.",
     "realip.E012": "Set it to True (remove forwarding headers realip did not believe) or False (the default).",
+    "realip.E013": 'Write the hops from the client inwards, e.g. "CHAIN": "cloudflare[cf-connecting-ip] -> '
+    'clb=100.64.0.0/10 -> ingress=10.0.0.0/8" (a named set or preset, or NAME=ENTRIES; [HEADER] for the header that '
+    "hop writes the client into), instead of TRUSTED_PROXIES and TRUSTED_HOPS.",
     "realip.E010": 'List the Layer-4 load balancers, e.g. "LAYER4_PROXIES": ["100.64.0.0/10"] for Tencent CLB: '
     "addresses, CIDR networks, ranges, globs or named sets. Their TOA or PROXY client is believed; their headers "
     "are not.",

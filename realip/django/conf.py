@@ -13,6 +13,7 @@
         "PREFIX_HEADER": None,         # e.g. "x-forwarded-prefix": SCRIPT_NAME and reverse() follow it
         "ALLOWED_HOSTS": None,         # default: settings.ALLOWED_HOSTS
         "STRIP_UNTRUSTED": False,      # remove the forwarding headers realip did not believe
+        "CHAIN": None,                 # instead of TRUSTED_PROXIES: "cloudflare[cf-connecting-ip] -> ingress=private"
         "REWRITE_REMOTE_ADDR": True,   # write the client into request.META["REMOTE_ADDR"]
         "LAYER4": None,                # "proxy-protocol", "toa:capture", ...: what a Layer-4 balancer carries
         "LAYER4_PROXIES": None,        # the Layer-4 load balancers, e.g. ["100.64.0.0/10"]
@@ -137,10 +138,15 @@ def _option_problems(options: dict[str, object], origins: dict[str, str]) -> lis
             "prefix_header",
             "allowed_hosts",
             "strip_untrusted",
+            "chain",
         )
         if option in options
     }
-    if "trusted_hops" in options:
+    if options.get("chain") is not None and good["chain"]:  # a chain names every trusted hop: nothing beside it
+        for option in ("trusted_proxies", "trusted_hops"):
+            if options.get(option) is not None:
+                _check(problems, origins, chain=options["chain"], **{option: options[option]})
+    if "trusted_hops" in options and options.get("chain") is None:
         # Against the configured max_hops and trusted_proxies when those are good (so "TRUSTED_HOPS > MAX_HOPS" and
         # hop-count mode without trusted proxies are reported here); a bad one is reported already.
         together: dict[str, object] = {"trusted_hops": options["trusted_hops"]}
