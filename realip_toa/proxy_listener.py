@@ -383,7 +383,7 @@ class ProxyProtocolSource:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProxyProtocolSource:
-        """A source whose policy comes from the ``REALIP_PROXY_PROTOCOL_*`` variables."""
+        """A source whose policy comes from ``REALIP_LAYER4_PROXIES`` and the ``REALIP_PROXY_PROTOCOL_*`` variables."""
         return cls(ProxyProtocolPolicy.from_env(environ))
 
     def start(self) -> None:

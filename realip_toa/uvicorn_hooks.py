@@ -7,10 +7,11 @@ mode needs no hook beyond ``source.start()``.
 ``proxy_protocol(source)`` reads the PROXY protocol header before uvicorn sees a byte, under the listener policy of
 ``source`` (see :mod:`realip_toa.proxy_listener`): required from trusted peers, refused from others, bounded by a
 timeout; the header is recorded for ``source.lookup_asgi(scope)`` and the bytes after it go to uvicorn. uvicorn
-takes an import string for ``--http``, so ready-made classes configured from the ``REALIP_PROXY_PROTOCOL_*``
-variables are importable too::
+takes an import string for ``--http``, so ready-made classes configured from the environment are importable too:
+``REALIP_LAYER4_PROXIES`` names the load balancers that send the header (the ``REALIP_PROXY_PROTOCOL_*`` variables
+tune the rest, see :meth:`ProxyProtocolPolicy.from_env <realip_toa.proxy_listener.ProxyProtocolPolicy.from_env>`)::
 
-    REALIP_TRUSTED_PROXIES=100.64.0.0/10 uvicorn app:app --http realip_toa.uvicorn_hooks:ProxyProtocolHttpTools
+    REALIP_LAYER4_PROXIES=100.64.0.0/10 uvicorn app:app --http realip_toa.uvicorn_hooks:ProxyProtocolHttpTools
     # or realip_toa.uvicorn_hooks:ProxyProtocolH11
 
 Imports uvicorn (and httptools for that base): use it only with uvicorn.
@@ -187,7 +188,8 @@ _READY: dict[str, type] = {}
 
 def __getattr__(name: str) -> type:
     """``ProxyProtocolH11`` / ``ProxyProtocolHttpTools``: ready for ``--http``, configured from the environment
-    (built on first use, so importing this module needs neither httptools nor the variables)."""
+    (``REALIP_LAYER4_PROXIES`` and ``REALIP_PROXY_PROTOCOL_*``; built on first use, so importing this module needs
+    neither httptools nor the variables)."""
     bases = {"ProxyProtocolH11": "h11", "ProxyProtocolHttpTools": "httptools"}
     if name not in bases:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

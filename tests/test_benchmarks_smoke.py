@@ -75,12 +75,16 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
 
 
 def test_instruction_counts_run_under_callgrind_for_each_server(run: tuple[Results, Path]) -> None:
-    """The quick run counts bare and realip on each server: real counts (a hello world is ~100k-600k instructions)."""
+    """The quick run counts bare and realip on each server: real counts, not a process that served nothing."""
     results, _ = run
     counted = {row.config.name: row for row in results.instructions}
     assert set(counted) == {f"{server}-{kind}" for server in SERVERS for kind in ("bare", "realip")}
     for name, row in counted.items():
-        assert row.per_request is not None and row.per_request > 100_000, (name, row.note)
+        # A hello world costs ~90k-600k instructions a request: the fewest is uvicorn with httptools and uvloop on
+        # Debian's optimised 3.11 (~95k bare). A broken count is far below that: a process that served nothing
+        # (gunicorn's master, which only keeps time) or two runs whose totals cancel come to a few hundred or a few
+        # thousand a request. 20k sits well between the two, so this does not move with the interpreter's build.
+        assert row.per_request is not None and row.per_request > 20_000, (name, row.note)
         assert row.answer == ("127.0.0.1" if name.endswith("bare") else EXPECTED)
     rows = [row for row in targets(results) if row.target.startswith("server, counted")]
     assert len(rows) == len(SERVERS) and all(row.ratio is not None for row in rows)

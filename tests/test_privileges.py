@@ -54,6 +54,10 @@ def small_suite(tmp_path: Path) -> Path:
     """A suite under this conftest: one test that passes, one that skips, one that needs root."""
     suite = tmp_path / "suite"
     suite.mkdir()
+    # Its own ini file makes the suite its own rootdir, so node ids read `test_small.py::...` wherever the checkout
+    # lives. Without one pytest roots the run at the common ancestor of the checkout (the cwd) and tmp_path: `/tmp`
+    # for a checkout under /tmp, where the ids become `pytest-of-root/.../suite/test_small.py::...`.
+    (suite / "pytest.ini").write_text("[pytest]\n")
     (suite / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
     (suite / "test_small.py").write_text(
         "import pytest\n"

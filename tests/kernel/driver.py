@@ -1,11 +1,13 @@
 """Seeded input through a build of the kernel, every answer compared with the pure twin's.
 
 Run by tests/kernel/test_kernel.py under valgrind (the installed build) and with an AddressSanitizer build:
-``python -m tests.kernel.driver ROUNDS [PATH_TO_BUILD]``. Exits non-zero on any difference.
+``python -m tests.kernel.driver ROUNDS [PATH_TO_BUILD] [--repeat N]`` (N times over, on the same inputs: a leak per
+call grows with N). Exits non-zero on any difference.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import importlib.util
 import random
@@ -102,4 +104,9 @@ def main(rounds: int, path: str | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rounds", type=int, help="seeded values per configuration")
+    parser.add_argument("path", nargs="?", help="a build of the kernel (default: the installed one)")
+    parser.add_argument("--repeat", type=int, default=1, help="do it all N times over, on the same inputs")
+    args = parser.parse_args()
+    sys.exit(max(main(args.rounds, args.path) for _ in range(args.repeat)))

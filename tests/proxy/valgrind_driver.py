@@ -2,11 +2,13 @@
 the pure parser (and the public wrapper on top of it).
 
 Run by tests/proxy/test_memcheck.py under valgrind (``PYTHONMALLOC=malloc``), so any invalid read, use of
-uninitialised memory or leak in the extension's calls is reported. Exits non-zero on any mismatch.
+uninitialised memory or leak in the extension's calls is reported; ``--repeat 2`` does it all twice over, so a leak
+per call doubles. Exits non-zero on any mismatch.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 
@@ -48,4 +50,8 @@ def main(rounds: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rounds", type=int, nargs="?", default=3000, help="random inputs")
+    parser.add_argument("--repeat", type=int, default=1, help="do it all N times over, on the same inputs")
+    args = parser.parse_args()
+    sys.exit(max(main(args.rounds) for _ in range(args.repeat)))
