@@ -32,6 +32,9 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(collections\.abc|typing|socket|asyncio|logging|ipaddress|types|enum|wsgiref\.types)\..*"),
     (r"py:.*", r"(datetime|pathlib|os|contextvars|argparse)\..*"),
     (r"py:.*", r"(django|flask|starlette|werkzeug|uvicorn|gunicorn|netaddr|opentelemetry)(\..*)?"),
+    (r"py:.*", r"(aiohttp|sanic|tornado|litestar|quart)(\..*)?"),
+    (r"py:class", r"(Sanic|Quart|Application|AppConfig|HTTPConnection)"),  # framework types, imported by name
+    (r"py:class", r"Unresolved"),  # realip.ratelimit's Literal alias
     (r"py:.*", r"(Flask|Request|Response|HttpRequest|HttpResponse|WSGIEnvironment|StartResponse|WSGIApplication)"),
     # Type aliases and private types in signatures (autodoc_typehints): not documented on their own.
     (r"py:class", r"(ASGIApp|Scope|Receive|Send|Message|GetResponse|Peer|ConnTable|realip\.resolver\.Entry)"),

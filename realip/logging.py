@@ -62,12 +62,14 @@ def track() -> None:
 
 
 def untrack() -> None:
-    """Stop binding Results (existing filters then find none); the adapters are back to their free path."""
+    """Stop binding Results and forget the one bound in the calling context; the adapters are back to their free
+    path. (Another thread keeps its last Result until it binds again: a context belongs to its thread.)"""
     global _unsubscribe
     with _lock:
         if _unsubscribe is not None:
             _unsubscribe()
             _unsubscribe = None
+    _current.set(None)
 
 
 class ClientFilter(logging.Filter):

@@ -259,3 +259,14 @@ def test_untrack_restores_the_free_path(records: Records) -> None:
     assert diagnostics.listening()
     realip_logging.untrack()
     assert not diagnostics.listening()
+
+
+def test_untrack_forgets_the_result_bound_in_this_context(records: Records) -> None:
+    """A request resolved on this thread, then untrack(): a later record outside any request writes a dash."""
+    app = WSGIMiddleware(lambda environ, start_response: [], trusted_proxies=TRUSTED)
+    app({"REMOTE_ADDR": "203.0.113.9", "wsgi.url_scheme": "http"}, lambda *args: None)
+    assert current_result() is not None and current_result().client_ip == "203.0.113.9"  # type: ignore[union-attr]
+    realip_logging.untrack()
+    assert current_result() is None
+    log.info("after")
+    assert records.seen[-1] == ("after", "-", "-")
