@@ -8,14 +8,17 @@ then ``curl -H 'X-Forwarded-For: 198.51.100.7' http://127.0.0.1:8000/`` answers 
 and gunicorn's access log shows it too. ``--forwarded-allow-ips=''`` leaves the scheme to realip: by default gunicorn
 believes X-Forwarded-Proto from 127.0.0.1 on its own, whatever realip trusts. Configuration comes from
 ``REALIP_*`` variables (a Kubernetes ConfigMap), e.g. ``REALIP_TRUSTED_PROXIES='10.0.0.0/8, cgnat'``, or Flask
-config keys of the same names; ``DEFAULTS`` below applies where the environment sets nothing.
+config keys of the same names; ``DEFAULTS`` below applies where the environment sets nothing. ``url`` is the address
+the app builds for itself (``url_for(..., _external=True)``): with ``REALIP_HOST_HEADER``, ``REALIP_PREFIX_HEADER``
+and ``REALIP_PROTO_HEADER`` set, the one the client used, e.g. ``https://shop.example.com/shop/`` behind a proxy that
+serves the app under ``/shop``.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 
 from realip.flask import RealIP
 
@@ -36,4 +39,5 @@ def whoami() -> dict[str, object]:
         "scheme": request.scheme,
         "source": request.realip.source,  # type: ignore[attr-defined]
         "peer": request.realip.peer,  # type: ignore[attr-defined]
+        "url": url_for("whoami", _external=True),
     }

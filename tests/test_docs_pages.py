@@ -82,7 +82,15 @@ def ask_asgi(module: str, path: str, headers: list[tuple[str, str]]) -> Any:
 
 def ask_wsgi(module: str, path: str, headers: list[tuple[str, str]]) -> Any:
     app = importlib.import_module(module).app
-    environ: dict[str, Any] = {"PATH_INFO": path, "REMOTE_ADDR": PEER[0], "REMOTE_PORT": str(PEER[1])}
+    # The server the pages' curl asks: 127.0.0.1:8000, as the ASGI twin's base_url.
+    environ: dict[str, Any] = {
+        "PATH_INFO": path,
+        "REMOTE_ADDR": PEER[0],
+        "REMOTE_PORT": str(PEER[1]),
+        "HTTP_HOST": "127.0.0.1:8000",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+    }
     setup_testing_defaults(environ)
     for name, value in headers:
         environ["HTTP_" + name.upper().replace("-", "_")] = value

@@ -48,6 +48,8 @@ def test_example_in_code_defaults(module: str) -> None:
     """No REALIP_* set: the in-code default trusts loopback and reads X-Forwarded-Proto."""
     with start(module) as server:
         answer = get(server, "/", FORWARDED)
+        url = answer.pop("url", None)  # the Starlette example also answers the URL it builds for itself
+        assert url == (f"https://{server.host}:{server.port}/" if module == "examples.starlette_app" else None)
         assert answer == {"client": "198.51.100.7", "scheme": "https", "source": "x-forwarded-for", "peer": "127.0.0.1"}
         server.wait_for_log('198.51.100.7:0 - "GET / HTTP/1.1" 200')
 
@@ -57,6 +59,8 @@ def test_example_environment_wins(module: str) -> None:
     """REALIP_* (a ConfigMap) overrides the in-code default: here 127.0.0.1 is no longer a trusted proxy."""
     with start(module, env={"REALIP_TRUSTED_PROXIES": "10.0.0.0/8, cgnat", "REALIP_HEADER": "x-real-ip"}) as server:
         answer = get(server, "/", (*FORWARDED, ("X-Real-IP", "198.51.100.8")))
+        url = answer.pop("url", None)  # the forged X-Forwarded-Proto is not believed: the app's own scheme
+        assert url == (f"http://{server.host}:{server.port}/" if module == "examples.starlette_app" else None)
         assert answer == {"client": "127.0.0.1", "scheme": "http", "source": "peer", "peer": "127.0.0.1"}
 
 

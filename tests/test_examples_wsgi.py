@@ -46,6 +46,7 @@ def test_example_in_code_defaults(module: str) -> None:
         assert answer["peer"] == "127.0.0.1"
         if module == "examples.flask_app":
             assert answer["remote_addr"] == "198.51.100.7"
+            assert answer["url"] == "https://127.0.0.1/"  # url_for(_external=True): the scheme realip believed
         assert access_log_host(server, tag) == "198.51.100.7"
 
 
@@ -57,6 +58,7 @@ def test_example_environment_wins(module: str) -> None:
         path, tag = tagged("/")
         _, answer = send(("127.0.0.1", server.port), path, (*FORWARDED, ("X-Real-IP", "198.51.100.8")))
         assert (answer["client"], answer["scheme"], answer["source"]) == ("127.0.0.1", "http", "peer")
+        assert answer.get("url", "http://127.0.0.1/") == "http://127.0.0.1/"  # the forged X-Forwarded-Proto ignored
         assert access_log_host(server, tag) == "127.0.0.1"
 
 

@@ -21,16 +21,17 @@ from realip.cli import build_parser
 from tests.servers import REPO, python, run_server
 
 ROOT = REPO / "examples" / "kubernetes"
-#: One directory per method (the seed's four TKE methods; ingress-nginx in two variants), each `kubectl apply -f`-able.
+#: One directory per method (the seed's four TKE methods; ingress-nginx in three variants), each `kubectl apply`-able.
 METHODS = (
     "01-service-local",
     "02-clb-direct-to-pod",
     "03-tke-ingress",
     "04-ingress-nginx/a-defaults",
     "04-ingress-nginx/b-full-forwarded-for",
+    "04-ingress-nginx/c-behind-clb-l7",
     "05-toa",
 )
-#: What every app container must take from its ConfigMap: what ``realip.env.resolver_options_from_env`` reads.
+#: What every app container takes from its ConfigMap, at least (each ConfigMap spells them out, empty ones too).
 VARIABLES = ("REALIP_TRUSTED_PROXIES", "REALIP_HEADER", "REALIP_TRUSTED_HOPS", "REALIP_PROTO_HEADER")
 #: The only addresses the manifests may name: documentation, shared (CGNAT), private, loopback and "any" ranges.
 ALLOWED_V4 = tuple(
@@ -110,7 +111,9 @@ def test_the_app_takes_every_realip_variable_from_its_configmap(method: str) -> 
     maps = {doc["metadata"]["name"]: doc.get("data") or {} for doc in objects(method, "ConfigMap")}
     (container,) = the_deployment(method)["spec"]["template"]["spec"]["containers"]
     refs = {entry["name"]: entry["valueFrom"]["configMapKeyRef"] for entry in container["env"]}
-    assert tuple(refs) == VARIABLES
+    (settings,) = [data for data in maps.values() if any(key.startswith("REALIP_") for key in data)]
+    # Every setting the ConfigMap spells out (commented-out ones aside) reaches the container, in the same order.
+    assert tuple(refs) == tuple(settings) and tuple(refs)[: len(VARIABLES)] == VARIABLES
     for name, ref in refs.items():
         assert ref["key"] == name and "optional" not in ref
         assert isinstance(maps[ref["name"]][name], str), f"{name} must be a string in the ConfigMap"
@@ -137,10 +140,14 @@ def test_services_and_ingresses_reach_the_app(method: str) -> None:
         assert service["spec"]["selector"].items() <= pod_labels.items()
         assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]
     names = {service["metadata"]["name"] for service in app_services}
+    controllers = {s["metadata"]["name"] for s in objects(method, "Service") if "namespace" in s["metadata"]}
     for ingress in objects(method, "Ingress"):
+        # An Ingress in the ingress-nginx namespace (the CLB's layer 7 in front of ingress-nginx, 04c) reaches the
+        # controller; every other one reaches the app.
+        targets = controllers if ingress["metadata"].get("namespace") == "ingress-nginx" else names
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
-                assert path["backend"]["service"]["name"] in names
+                assert path["backend"]["service"]["name"] in targets
     # The ingress-nginx controller objects (namespace ingress-nginx) select the controller installed separately.
     for service in objects(method, "Service"):
         if service["metadata"].get("namespace") == "ingress-nginx":
@@ -175,14 +182,41 @@ def test_method_specific_settings() -> None:
             "compute-full-forwarded-for": "true",
             "proxy-real-ip-cidr": "10.0.0.0/16",
         },
+        "04-ingress-nginx/c-behind-clb-l7": {
+            "use-forwarded-headers": "true",
+            "compute-full-forwarded-for": "true",
+            "proxy-real-ip-cidr": "100.64.0.0/10",
+        },
     }
     for method, settings in expected.items():
         controller = {doc["kind"]: doc for doc in documents(method) if doc["metadata"].get("namespace")}
         assert controller["ConfigMap"]["metadata"]["name"] == "ingress-nginx-controller"
         assert controller["ConfigMap"]["data"] == settings
         assert controller["Service"]["spec"]["externalTrafficPolicy"] == "Local"
-        (ingress,) = objects(method, "Ingress")
+        (ingress,) = [doc for doc in objects(method, "Ingress") if "namespace" not in doc["metadata"]]
         assert ingress["spec"]["ingressClassName"] == "nginx"
+
+    # 04c: a TKE Ingress (the CLB's layer 7, with the certificate) in front of the controller's NodePort, and the app
+    # at /shop with the prefix annotation (only written with a rewrite-target) and its in-cluster name as Host.
+    behind = "04-ingress-nginx/c-behind-clb-l7"
+    ingresses = {doc["metadata"]["name"]: doc for doc in objects(behind, "Ingress")}
+    clb = ingresses["ingress-nginx-via-clb"]
+    assert annotations_of(clb)["kubernetes.io/ingress.class"] == "qcloud"
+    assert clb["metadata"]["namespace"] == "ingress-nginx" and clb["spec"]["tls"][0]["hosts"] == ["shop.example.com"]
+    controller_service = next(doc for doc in objects(behind, "Service") if doc["metadata"].get("namespace"))
+    assert controller_service["spec"]["type"] == "NodePort"
+    app_ingress = ingresses["realip-demo-nginx-l7"]
+    assert {key: value for key, value in annotations_of(app_ingress).items() if key.startswith("nginx.")} == {
+        "nginx.ingress.kubernetes.io/use-regex": "true",
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+        "nginx.ingress.kubernetes.io/x-forwarded-prefix": "/shop",
+        "nginx.ingress.kubernetes.io/upstream-vhost": "realip-demo-nginx-l7.default.svc.cluster.local",
+    }
+    ((path,),) = [rule["http"]["paths"] for rule in app_ingress["spec"]["rules"]]
+    assert (path["path"], path["pathType"]) == ("/shop(/|$)(.*)", "ImplementationSpecific")
+    behind_env = container_env(behind)
+    assert behind_env["REALIP_PORT_HEADER"] == "", "ingress-nginx's X-Forwarded-Port is its own port: never read"
+    assert behind_env["REALIP_ALLOWED_HOSTS"] == "shop.example.com"
 
     (toa_map,) = objects("05-toa", "ConfigMap")
     assert "REALIP_LAYER4" not in toa_map["data"], "kernel mode by default: the user-space lines stay commented out"
@@ -365,6 +399,40 @@ CASES = (
         None,
         None,
     ),
+    # 4c. ingress-nginx behind the CLB's layer 7: use-forwarded-headers + compute-full-forwarded-for appends the CLB
+    # to the CLB's X-Forwarded-For; X-Original-Forwarded-For is the CLB's as it arrived; the proto is the CLB's.
+    Case(
+        "04-ingress-nginx/c-behind-clb-l7",
+        "behind CLB L7: XFF = the client's XFF, the client, the CLB; X-Original-Forwarded-For = the CLB's XFF",
+        "172.16.3.7",
+        (
+            (XRI, "203.0.113.70"),
+            (XFF, f"{FORGED}, 203.0.113.70, 100.64.3.4"),
+            (XFP, "https"),
+            (XOFF, f"{FORGED}, 203.0.113.70"),
+        ),
+        "203.0.113.70",
+        "https",
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/c-behind-clb-l7",
+        "behind CLB L7, the controller at its defaults: XFF = the CLB, the client only in X-Original-Forwarded-For",
+        "172.16.3.7",
+        ((XRI, "100.64.3.4"), (XFF, "100.64.3.4"), (XFP, "http"), (XOFF, f"{FORGED}, 203.0.113.71")),
+        "203.0.113.71",
+        "http",
+        FORGED,
+    ),
+    Case(
+        "04-ingress-nginx/c-behind-clb-l7",
+        "a client at the controller's NodePort: ingress-nginx's peer is the client itself, its XFF forged",
+        "172.16.3.7",
+        ((XRI, "203.0.113.72"), (XFF, f"{FORGED}, 100.64.3.4, 203.0.113.72"), (XOFF, f"{FORGED}, 100.64.3.4")),
+        "203.0.113.72",
+        None,
+        FORGED,
+    ),
     # 5. TOA: with toa.ko on the node getpeername() is the client; without it, the LB's NAT address.
     Case(
         "05-toa",
@@ -410,6 +478,30 @@ def test_every_method_has_a_forged_case() -> None:
     assert {case.method for case in CASES if case.forged} == set(METHODS)
 
 
+@pytest.mark.parametrize(
+    ("headers", "host", "port", "prefix"),
+    [
+        pytest.param({"X-Forwarded-Host": "shop.example.com"}, "shop.example.com", None, "/shop", id="public host"),
+        pytest.param({"X-Forwarded-Host": "shop.example.com:8443"}, "shop.example.com", 8443, "/shop", id="its port"),
+        pytest.param({"X-Forwarded-Host": "evil.example"}, None, None, "/shop", id="a host not allowed: refused"),
+        pytest.param({"X-Forwarded-Host": "shop.example.com", "X-Forwarded-Port": "80"}, "shop.example.com", None,
+                     "/shop", id="X-Forwarded-Port never read"),
+    ],
+)  # fmt: skip
+def test_behind_clb_l7_the_context_is_the_public_url(headers: dict[str, str], host: str | None, port: int | None,
+                                                     prefix: str) -> None:  # fmt: skip
+    """04c's settings believe the host (only an allowed one), the prefix and the CLB's scheme from ingress-nginx, and
+    never its X-Forwarded-Port (its own listening port); an untrusted peer's are never read at all."""
+    sent = {XFF: "203.0.113.70, 100.64.3.4", XOFF: "203.0.113.70", XFP: "https", "X-Forwarded-Prefix": "/shop"}
+    sent |= headers
+    result = resolver("04-ingress-nginx/c-behind-clb-l7").resolve("172.16.3.7", sent)
+    assert (result.client_ip, result.scheme, result.host, result.server_port, result.prefix) == (
+        "203.0.113.70", "https", host, port, prefix
+    )  # fmt: skip
+    direct = resolver("04-ingress-nginx/c-behind-clb-l7").resolve("203.0.113.70", sent)
+    assert (direct.scheme, direct.host, direct.server_port, direct.prefix) == (None, None, None, None)
+
+
 # -- the container's own command line and environment start the real probe ----------------------------------------
 
 
@@ -425,14 +517,20 @@ def test_the_probe_starts_with_the_manifest_settings(method: str) -> None:
         with urllib.request.urlopen(f"{server.url}/?format=json", timeout=5) as response:
             report = json.loads(response.read())
         log = server.log()
-    shown = ("trusted_proxies", "header", "trusted_hops", "max_hops", "proto_header", "layer4_proxies")
-    assert {key: report["config"][key] for key in shown} == {
+    assert isinstance(report["config"]["presets"], list)
+    wanted = {
         "trusted_proxies": list(expected.trusted_proxies),
         "header": list(expected.header),
         "trusted_hops": expected.trusted_hops,
         "max_hops": expected.max_hops,
         "proto_header": expected.proto_header,
+        "host_header": expected.host_header,
+        "port_header": expected.port_header,
+        "prefix_header": expected.prefix_header,
+        "allowed_hosts": None if expected.allowed_hosts is None else list(expected.allowed_hosts),
+        "strip_untrusted": expected.strip_untrusted,
         "layer4_proxies": list(expected.layer4_proxies),
     }
+    assert {key: report["config"].get(key) for key in wanted} == wanted
     assert report["client"]["client_ip"] == "127.0.0.1"
     assert f"trusted proxies: {', '.join(expected.trusted_proxies)};" in log

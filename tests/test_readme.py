@@ -107,7 +107,7 @@ def test_kubernetes_table_matches_the_example_configmaps() -> None:
         section,
         re.M,
     )
-    assert len(rows) == 6
+    assert len(rows) == 7
     for directory, settings in rows:
         written = dict(re.findall(r"`(REALIP_[A-Z_]+)=([^`]*)`", settings))
         configmaps = [

@@ -117,6 +117,17 @@ def network(lab: Lab) -> None:
         )
 
 
+def _certificate(lab: Lab) -> None:
+    """The CLB's TLS certificate for its HTTPS listeners: self-signed, for the example's public host, beside the CLB's
+    nginx.conf (proxies.CLB_CERTIFICATE, CLB_KEY). The lab's client does not verify it: TLS only has to end here."""
+    hosts = sorted({path.public_host for path in t.CHAINS if path.https and path.public_host})
+    lab.hosts["clb"].run(
+        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+        "-subj", f"/CN={hosts[0]}", "-addext", "subjectAltName=" + ",".join(f"DNS:{host}" for host in hosts),
+        "-keyout", str(lab.workdir / proxies.CLB_KEY), "-out", str(lab.workdir / proxies.CLB_CERTIFICATE),
+    )  # fmt: skip
+
+
 def _nginx(lab: Lab, host: Host, name: str, config: str) -> Process:
     path = lab.workdir / f"{name}-nginx.conf"
     path.write_text(config, encoding="utf-8")
@@ -161,6 +172,7 @@ def build(lab: Lab) -> Running:
         for server in t.servers_for(config):
             running.apps[config, server] = pod.spawn(f"app-{config}-{server}", _app_argv(config, server), env=env,
                                                      cwd=t.REPO)  # fmt: skip
+    _certificate(lab)
     running.proxies["clb"] = _nginx(lab, clb, "clb", proxies.clb_layer7(lab.workdir))
     running.proxies["ingress"] = _nginx(lab, ingress, "ingress", proxies.ingress_nginx(lab.workdir))
     targets = [{"host": t.POD4, "port": t.app_port(config, server)} for config, server in running.apps]

@@ -1,8 +1,10 @@
 """The lab's HTTP client, run inside a namespace: ``python -m tests.lab.client`` reads a JSON list on stdin, writes one.
 
-Each request is ``{"id", "source", "host", "port", "path", "headers"}``; the answer ``{"id", "status", "body",
-"error"}`` (``body`` parsed as JSON when it is). ``--wait`` instead polls each ``host``/``port`` until it answers
-HTTP (bounded by ``--timeout``), so the tests know every server is up before sending traffic.
+Each request is ``{"id", "source", "host", "port", "path", "headers", "tls"}`` (``tls``: HTTPS, the certificate not
+verified: the lab's CLB signs its own); the answer ``{"id", "status", "body", "received", "error"}`` (``body`` parsed
+as JSON when it is, ``received`` the lab probe's ``X-Lab-Received`` header parsed: the forwarding headers that
+reached the app). ``--wait`` instead polls each ``host``/``port`` until it answers HTTP (bounded by ``--timeout``),
+so the tests know every server is up before sending traffic.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import ssl
 import sys
 import time
 from typing import Any
@@ -17,11 +20,20 @@ from typing import Any
 
 def fetch(request: dict[str, Any]) -> dict[str, Any]:
     """One GET from the given source address; errors come back as data, never as an exception."""
-    answer: dict[str, Any] = {"id": request.get("id"), "status": None, "body": None, "error": None}
+    answer: dict[str, Any] = {"id": request.get("id"), "status": None, "body": None, "received": None, "error": None}
     source = request.get("source")
-    connection = http.client.HTTPConnection(
-        request["host"], int(request["port"]), timeout=10, source_address=(source, 0) if source else None
-    )
+    address = (source, 0) if source else None
+    connection: http.client.HTTPConnection
+    if request.get("tls"):
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(
+            request["host"], int(request["port"]), timeout=10, source_address=address, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(
+            request["host"], int(request["port"]), timeout=10, source_address=address
+        )
     try:
         connection.request(
             "GET", request.get("path", "/"), headers={"Accept": "application/json", **request.get("headers", {})}
@@ -29,6 +41,8 @@ def fetch(request: dict[str, Any]) -> dict[str, Any]:
         response = connection.getresponse()
         text = response.read().decode("utf-8", "replace")
         answer["status"] = response.status
+        received = response.getheader("x-lab-received")
+        answer["received"] = json.loads(received) if received else None
         try:
             answer["body"] = json.loads(text)
         except ValueError:

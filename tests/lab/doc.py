@@ -13,7 +13,7 @@ from . import topology as t
 DOC = t.EXAMPLES / "lab-configs.md"
 
 _STANDS_FOR = {
-    "100.64.0.0/10": "the CLB's layer-7 source range (02)",
+    "100.64.0.0/10": "the CLB's layer-7 source range (02, 04c and its proxy-real-ip-cidr)",
     "10.0.0.0/16": "your VPC CIDR: the nodes (03, 04b's proxy-real-ip-cidr)",
     "172.16.0.0/16": "your container CIDR: node bridges, pods, ingress-nginx (03, 04)",
 }
@@ -25,12 +25,23 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|") if value else "—"
 
 
-def _headers(headers: list[list[str]]) -> str:
-    return "<br>".join(f"`{name}: {value}`" for name, value in headers) or "—"
+def _headers(headers: list[list[str]] | None) -> str:
+    return "<br>".join(f"`{name}: {_cell(value)}`" for name, value in headers or ()) or "—"
 
 
-def render(observed: dict[str, dict[str, Any]]) -> str:
-    """The document; ``observed[path key]`` holds the probe's answers ("honest", "forged") for client 198.51.100.7."""
+def _resolved(result: dict[str, Any]) -> str:
+    """What realip made of a request: the client, and the scheme, host and prefix it believed."""
+    context = [f"{name} `{result[name]}`" for name in ("scheme", "host", "prefix") if result.get(name) is not None]
+    return f"`{result['client_ip']}`" + (f"; {', '.join(context)}" if context else "")
+
+
+#: A URL case for the document: the path's key, what the client did, and the probe's exchange for it.
+UrlRow = tuple[str, str, dict[str, Any]]
+
+
+def render(observed: dict[str, dict[str, Any]], urls: list[UrlRow]) -> str:
+    """The document; ``observed[path key]`` holds the probe's exchanges ("honest", "forged") for client 198.51.100.7,
+    ``urls`` the probe's exchanges of the URL cases (client 198.51.100.7 unless a row says otherwise)."""
     client = t.CLIENTS_V4[0]
     lines = [
         "# The TKE lab: the configurations of this directory, run through real proxies",
@@ -40,11 +51,13 @@ def render(observed: dict[str, dict[str, Any]]) -> str:
         "",
         "`tests/lab` rebuilds every method of this directory in network namespaces (root, Linux): a client host,",
         "a CLB emulation (layer 4: DNAT that keeps the source address; layer 7: nginx writing X-Forwarded-For,",
-        "X-Real-IP, X-Forwarded-Proto as a CLB layer-7 listener does), a node with kube-proxy's NodePort rules",
-        "(iptables, SNAT for `externalTrafficPolicy: Cluster`), ingress-nginx (nginx with its template's header",
-        "handling) and the app pod running the examples under uvicorn and gunicorn and the `realip serve` probe.",
-        "Each app reads the ConfigMap of its directory, with the placeholder ranges replaced as below. The tables",
-        "are what the probe observed.",
+        "X-Real-IP, X-Forwarded-Proto as a CLB layer-7 listener does, over HTTP and, ending TLS, HTTPS), a node with",
+        "kube-proxy's NodePort rules (iptables, SNAT for `externalTrafficPolicy: Cluster`), ingress-nginx (nginx with",
+        "the header handling of its template and of its Lua rewrite phase, and the location the app's Ingress",
+        "annotations make) and the app pod running the examples under uvicorn and gunicorn and the `realip serve`",
+        "probe. Each app reads the ConfigMap of its directory, with the placeholder ranges replaced as below. The",
+        "tables are what the probe observed; the headers are every forwarding header that reached the app (and Host),",
+        "as the last proxy sent them.",
         "",
         "## Placeholders and the lab's ranges",
         "",
@@ -66,10 +79,10 @@ def render(observed: dict[str, dict[str, Any]]) -> str:
     ]
     for path in _SHOWN:
         key, chain, seen = path.key, path.title, observed[path.key]["honest"]
-        example = t.EXAMPLE_DIRS[path.config]
+        example, body = t.EXAMPLE_DIRS[path.config], seen["body"]
         lines.append(
-            f"| `{key}`: {chain} | [`{example}`]({example}/) | `{seen['peer']['ip']}` | {_headers(seen['headers'])} "
-            f"| `{seen['client']['client_ip']}` ({seen['client']['reason']}) |"
+            f"| `{key}`: {chain} | [`{example}`]({example}/) | `{body['peer']['ip']}` | {_headers(seen['received'])} "
+            f"| {_resolved(body['client'])} ({body['client']['reason']}) |"
         )
     lines += [
         "",
@@ -87,9 +100,40 @@ def render(observed: dict[str, dict[str, Any]]) -> str:
             if key.endswith("trusting-nodes")
             else ""
         )
-        lines.append(f"| `{key}`: {chain} | {_headers(seen['headers'])} | `{seen['client']['client_ip']}`{note} |")
+        resolved = _resolved(seen["body"]["client"])
+        lines.append(f"| `{key}`: {chain} | {_headers(seen['received'])} | {resolved}{note} |")
     l7, defaults = t.CHAIN["4-tke-ingress"], t.CHAIN["5-ingress-nginx-defaults"]
     full = t.CHAIN["6-ingress-nginx-fullxff"]
+    behind_defaults = t.CHAIN["7-clb-l7-ingress-nginx-defaults"]
+    behind_forwarded = t.CHAIN["8-clb-l7-ingress-nginx-forwarded"]
+    rule = behind_forwarded.rule
+    assert rule is not None
+    lines += [
+        "",
+        "## The URL the app builds behind CLB L7 → ingress-nginx (04c: the app at `/shop`)",
+        "",
+        f"04c's app is served at `{rule.host}{behind_forwarded.route}/`: its Ingress routes `{rule.path}` to it with",
+        f"`rewrite-target: {rule.rewrite_target}`, `x-forwarded-prefix: {rule.x_forwarded_prefix}` and",
+        f"`upstream-vhost: {rule.upstream_vhost}`. The same app runs behind ingress-nginx at its defaults",
+        f"(path `{behind_defaults.key}`, 04a's controller ConfigMap) and as 04c configures it",
+        f"(path `{behind_forwarded.key}`, `use-forwarded-headers`). Each row is one request; the URL is the one",
+        "the app builds for itself (the probe's `request.url`; Starlette's `url_for` and Flask's",
+        "`url_for(_external=True)` build the same, which the lab asserts). A forging client sends",
+        "`X-Forwarded-Host: evil.example`, `X-Forwarded-Prefix: /evil`, `X-Forwarded-Port: 1`, the other scheme in",
+        "`X-Forwarded-Proto` and the X-Forwarded-For above.",
+        "",
+        "| path | request | headers at the app | realip resolved | the app's URL |",
+        "|---|---|---|---|---|",
+    ]
+    for key, request, seen in urls:
+        if seen["status"] != 200:
+            lines.append(f"| `{key}` | {request} | — (ingress-nginx answered {seen['status']}) | — | — |")
+            continue
+        body = seen["body"]
+        lines.append(
+            f"| `{key}` | {request} | {_headers(seen['received'])} | {_resolved(body['client'])} "
+            f"| `{body['request']['url']}` |"
+        )
     lines += [
         "",
         "## The proxies as configured in the lab",
@@ -116,6 +160,24 @@ def render(observed: dict[str, dict[str, Any]]) -> str:
         "",
         "```nginx",
         (proxies.INGRESS_MAPS + proxies.ingress_server(full, "uvicorn")).rstrip(),
+        "```",
+        "",
+        f"The CLB's layer-7 listeners over HTTP and HTTPS (TLS ends at the CLB), path `{behind_forwarded.key}`:",
+        "",
+        "```nginx",
+        proxies.clb_layer7_server(behind_forwarded, "uvicorn").rstrip(),
+        "```",
+        "",
+        f"ingress-nginx behind them with its defaults and 04c's Ingress (path `{behind_defaults.key}`):",
+        "",
+        "```nginx",
+        proxies.ingress_server(behind_defaults, "uvicorn").rstrip(),
+        "```",
+        "",
+        f"ingress-nginx as 04c configures it (path `{behind_forwarded.key}`):",
+        "",
+        "```nginx",
+        proxies.ingress_server(behind_forwarded, "uvicorn").rstrip(),
         "```",
         "",
     ]

@@ -29,6 +29,7 @@ TOOLS = {
     "iptables-restore": "iptables",
     "ip6tables-restore": "iptables",
     "nginx": "nginx",
+    "openssl": "openssl",
     "wrk": "wrk",
 }
 

@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 async def whoami(request: Request) -> JSONResponse:
     host = request.client.host if request.client else None
-    return JSONResponse({"client": host, "scheme": request.url.scheme, "source": "peer", "peer": host})
+    url = str(request.url_for("whoami"))
+    return JSONResponse({"client": host, "scheme": request.url.scheme, "source": "peer", "peer": host, "url": url})
 
 
 app = Starlette(routes=[Route("/", whoami)])

@@ -1,6 +1,7 @@
 """The proxies' configurations, generated from the paths: the CLB (layer 4 as DNAT, layer 7 as nginx), kube-proxy's
 NodePort rules on the node (iptables, its chain layout), and ingress-nginx (nginx, the header handling of its
-template ``rootfs/etc/nginx/template/nginx.tmpl``, driven by the example's controller ConfigMap).
+template ``rootfs/etc/nginx/template/nginx.tmpl`` and of ``rootfs/etc/nginx/lua/lua_ingress.lua``, driven by the
+example's controller ConfigMap and the app's Ingress annotations).
 """
 
 from __future__ import annotations
@@ -45,15 +46,26 @@ def clb_layer4(v6: bool) -> str:
     return "\n".join([*lines, "COMMIT", ""])
 
 
+#: The CLB's certificate and key (written by build.py), relative to the nginx.conf beside them.
+CLB_CERTIFICATE, CLB_KEY = "clb-cert.pem", "clb-key.pem"
+
+
 def clb_layer7_server(path: t.Chain, server: str) -> str:
     """One layer-7 listener of the CLB, as nginx: appends to X-Forwarded-For, sets X-Real-IP, X-Forwarded-Proto,
-    X-Client-Proto (and X-Stgw-Time, X-Client-Proto-Ver), and connects to the backend from the CLB's address."""
+    X-Client-Proto (and X-Stgw-Time, X-Client-Proto-Ver), passes every other header (Host, X-Forwarded-Host,
+    X-Forwarded-Port) as it came, and connects to the backend from the CLB's address. An ``https`` path has an HTTPS
+    listener too, which ends TLS here and forwards plain HTTP to the same backend."""
     port = path.entry_port(server)
+    tls = ""
+    if path.https:
+        secure = path.https_port(server)
+        tls = (f"    listen {t.VIP4}:{secure} ssl;\n    listen [{t.VIP6}]:{secure} ssl;\n"
+               f"    ssl_certificate {CLB_CERTIFICATE};\n    ssl_certificate_key {CLB_KEY};\n")  # fmt: skip
     return f"""upstream {path.key}-{server} {{ server {_next_hop(path, server, False)}; keepalive 16; }}
 server {{
     listen {t.VIP4}:{port};
     listen [{t.VIP6}]:{port};
-    location / {{
+{tls}    location / {{
         proxy_pass http://{path.key}-{server};
         proxy_bind {t.CLB4};
         proxy_http_version 1.1;
@@ -120,41 +132,70 @@ map $http_x_forwarded_for $full_x_forwarded_for {
 
 
 def ingress_server(path: t.Chain, server: str) -> str:
-    """One ingress-nginx server, with the header handling its template generates for the example's ConfigMap."""
-    cfg = t.ingress_nginx_settings(path.config)
+    """One ingress-nginx server, with the header handling its template generates for the controller's ConfigMap and
+    the location its Ingress annotations make.
+
+    - ``use-forwarded-headers`` (lua_ingress.lua's rewrite phase): the scheme is the incoming X-Forwarded-Proto, the
+      port the incoming X-Forwarded-Port and the host the first entry of the incoming X-Forwarded-Host, whoever sent
+      them; without it, nginx's own ``$scheme``, ``$server_port`` and ``$http_host``. The host goes out as
+      X-Forwarded-Host and as Host, unless ``upstream-vhost`` names the Host;
+    - ``rewrite-target`` (with a regex path) rewrites the path, and only then ``x-forwarded-prefix`` adds
+      X-Forwarded-Prefix (template.go's buildProxyPass), replacing any the client sent;
+    - a rule with a host is a ``server_name``: other hosts get the default backend's 404, as every unrouted path does.
+    """
+    cfg = t.ingress_nginx_settings(path.controller_config)
+    rule = t.ingress_rule(path.config)
     forwarded = cfg.get("use-forwarded-headers") == "true"
     full = forwarded and cfg.get("compute-full-forwarded-for") == "true"
     name = f"{path.key}-{server}"
-    realip = ""
+    suffix = f"{path.index}{t.SERVERS.index(server)}"
+    realip = maps = ""
+    scheme, port_out, host_out = "$scheme", "$server_port", "$http_host"
     if forwarded:
         cidrs = [c.strip() for c in cfg.get("proxy-real-ip-cidr", "0.0.0.0/0").split(",") if c.strip()]
         realip = "".join(f"    set_real_ip_from {cidr};\n" for cidr in cidrs)
         realip += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
-    # $pass_access_scheme: lua_ingress.lua takes the client's X-Forwarded-Proto only with use-forwarded-headers.
-    scheme = f"$pass_access_scheme_{path.index}{t.SERVERS.index(server)}"
-    incoming = "$http_x_forwarded_proto" if forwarded else "$scheme"
+        scheme, port_out, host_out = (
+            f"${var}_{suffix}" for var in ("pass_access_scheme", "pass_port", "best_http_host")
+        )
+        maps = (
+            f"map $http_x_forwarded_proto {scheme} {{ default $http_x_forwarded_proto; '' $scheme; }}\n"
+            f"map $http_x_forwarded_port {port_out} {{ default $http_x_forwarded_port; '' $server_port; }}\n"
+            f"map $http_x_forwarded_host {host_out} {{ '' $http_host; \"~^(?<first_host_{suffix}>[^,]*)\" "
+            f"$first_host_{suffix}; }}\n"
+        )
     xff = "$full_x_forwarded_for" if full else "$remote_addr"
+    host = f'"{rule.upstream_vhost}"' if rule.upstream_vhost else host_out
+    location, rewrite = rule.path, ""
+    if rule.regex:
+        location = f'~* "^{rule.path}"'
+        rewrite = f'        rewrite "(?i){rule.path}" {rule.rewrite_target} break;\n'
+        if rule.x_forwarded_prefix:
+            rewrite += f'        proxy_set_header X-Forwarded-Prefix "{rule.x_forwarded_prefix}";\n'
     port = path.ingress_port(server)
-    return f"""map $http_x_forwarded_proto {scheme} {{ default {incoming}; '' $scheme; }}
-upstream {name} {{ server {t.POD4}:{t.app_port(path.config, server)}; keepalive 32; }}
-server {{
-    listen {port};
-    listen [::]:{port};
-{realip}    location / {{
-        proxy_pass http://{name};
+    routed, unrouted = f"    listen {port};\n    listen [::]:{port};\n", ""
+    if rule.host:
+        routed += f"    server_name {rule.host};\n"
+        unrouted = (f"server {{\n    listen {port} default_server;\n    listen [::]:{port} default_server;\n"
+                    "    location / { return 404; }\n}\n")  # fmt: skip
+    unrouted_location = "    location / { return 404; }\n" if location != "/" else ""
+    return f"""{maps}upstream {name} {{ server {t.POD4}:{t.app_port(path.config, server)}; keepalive 32; }}
+{unrouted}server {{
+{routed}{realip}{unrouted_location}    location {location} {{
         proxy_http_version 1.1;
         proxy_set_header Connection "";
-        proxy_set_header Host $http_host;
+        proxy_set_header Host {host};
         proxy_set_header X-Request-ID $req_id;
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For {xff};
-        proxy_set_header X-Forwarded-Host $http_host;
-        proxy_set_header X-Forwarded-Port $server_port;
+        proxy_set_header X-Forwarded-Host {host_out};
+        proxy_set_header X-Forwarded-Port {port_out};
         proxy_set_header X-Forwarded-Proto {scheme};
         proxy_set_header X-Forwarded-Scheme {scheme};
         proxy_set_header X-Scheme {scheme};
         proxy_set_header X-Original-Forwarded-For $http_x_forwarded_for;
         proxy_set_header Proxy "";
+{rewrite}        proxy_pass http://{name};
     }}
 }}
 """

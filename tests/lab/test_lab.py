@@ -4,6 +4,11 @@ Each case sends one request from a client address (two IPv4, one IPv6), honest o
 X-Real-IP, Forwarded, X-Forwarded-Proto and X-Original-Forwarded-For, and checks what the app answered (client,
 peer, scheme) and the client its server wrote in the access log. The realip settings are the ConfigMaps of
 examples/kubernetes/, placeholders mapped to the lab's ranges (topology.PLACEHOLDERS): the lab proves the docs.
+
+The URL cases follow the CLB L7 -> ingress-nginx paths, the app served at /shop: the URL each app builds
+for itself (Starlette's ``url_for``, Flask's ``url_for(_external=True)``, the probe's ``request.url``) for honest
+clients over the CLB's HTTP and HTTPS listeners, for clients forging X-Forwarded-Host, -Prefix, -Port and -Proto
+through the CLB, at the ingress's NodePort and at the pod, and for a host the ingress does not route.
 """
 
 from __future__ import annotations
@@ -45,12 +50,16 @@ class Case:
 
     def request(self) -> dict[str, Any]:
         v6 = ":" in self.client
+        headers = dict(t.FORGED_HEADERS) if self.forged else {}
+        route = ""
         if self.path is None:
             host, port = (t.POD6 if v6 else t.POD4), t.app_port(self.config, self.server)
         else:
             host, port = (t.VIP6 if v6 else t.VIP4), self.path.entry_port(self.server)
-        headers = t.FORGED_HEADERS if self.forged else {}
-        return {"id": self.id, "source": self.client, "host": host, "port": port, "path": f"/?rid={self.rid}",
+            route = self.path.route
+            if self.path.public_host:  # ingress-nginx routes this host only
+                headers["Host"] = f"{self.path.public_host}:{port}"
+        return {"id": self.id, "source": self.client, "host": host, "port": port, "path": f"{route}/?rid={self.rid}",
                 "headers": headers}  # fmt: skip
 
     @property
@@ -86,21 +95,148 @@ DIRECT_CASES = [
 CASES = PATH_CASES + DIRECT_CASES
 
 
+# -- the URL an app builds behind CLB L7 -> ingress-nginx ----------------------------------------------------------
+#: A host nobody serves, a prefix nobody strips and a port nobody listens on: what a client forges.
+FORGED_HOST, FORGED_PREFIX, FORGED_PORT = "evil.example", "/evil", "1"
+URL_KINDS = {
+    "honest": "an honest request",
+    "honest-default-port": "an honest request naming no port, as for a CLB listening on 443",
+    "forged-via-clb": "through the CLB, forging X-Forwarded-Host, -Prefix, -Port, -Proto and -For",
+    "direct-to-ingress": "at ingress-nginx's NodePort (Local: it sees the client), forging the same",
+    "foreign-host": "at ingress-nginx's NodePort, for a host no Ingress rule routes",
+    "direct-to-app": "at the app pod itself, forging the same",
+}
+
+
+@dataclass(frozen=True)
+class UrlCase:
+    """One request to a URL-building app around a CLB L7 -> ingress-nginx path, and the URL it must build."""
+
+    path: t.Chain
+    server: str
+    kind: str  #: a key of URL_KINDS
+    scheme: str = "http"  #: the CLB listener's ("https": TLS ends at the CLB); the direct kinds are http
+    client: str = t.CLIENTS_V4[0]
+
+    @property
+    def id(self) -> str:
+        return f"urls/{self.path.key}/{self.server}/{self.kind}/{self.scheme}/{self.client}"
+
+    @property
+    def rid(self) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.id)
+
+    @property
+    def target(self) -> tuple[str, int]:
+        """Where the client connects."""
+        v6 = ":" in self.client
+        if self.kind == "direct-to-app":
+            return (t.POD6 if v6 else t.POD4), t.app_port(self.path.config, self.server)
+        if self.kind in ("direct-to-ingress", "foreign-host"):
+            return (t.NODE6 if v6 else t.NODE4), self.path.node_port(self.server)
+        port = self.path.https_port(self.server) if self.scheme == "https" else self.path.entry_port(self.server)
+        return (t.VIP6 if v6 else t.VIP4), port
+
+    @property
+    def host(self) -> str:
+        """The Host the client sends: the public host (with the port it connected to unless that is the default)."""
+        if self.kind == "foreign-host":
+            return FORGED_HOST
+        assert self.path.public_host is not None
+        if self.kind == "honest-default-port":
+            return self.path.public_host
+        return f"{self.path.public_host}:{self.target[1]}"
+
+    def request(self) -> dict[str, Any]:
+        host, port = self.target
+        headers = {"Host": self.host}
+        if self.kind in ("forged-via-clb", "direct-to-ingress", "direct-to-app"):
+            headers |= {
+                "X-Forwarded-Host": FORGED_HOST,
+                "X-Forwarded-Prefix": FORGED_PREFIX,
+                "X-Forwarded-Port": FORGED_PORT,
+                "X-Forwarded-Proto": "http" if self.scheme == "https" else "https",  # the other one
+                "X-Forwarded-For": t.FORGED_XFF,
+            }
+        route = "" if self.kind == "direct-to-app" else self.path.route
+        return {"id": self.id, "source": self.client, "host": host, "port": port, "path": f"{route}/?rid={self.rid}",
+                "headers": headers, "tls": self.scheme == "https"}  # fmt: skip
+
+    @property
+    def status(self) -> int:
+        return 404 if self.kind == "foreign-host" else 200  # ingress-nginx's default backend: no rule for that host
+
+    @property
+    def url(self) -> str:
+        """The URL the app must build for itself (the route it serves, ``/``)."""
+        forwarded, prefix = self.path.ingress == "forwarded", self.path.prefix
+        if self.kind == "direct-to-app":  # an untrusted peer: nothing believed, the client's own Host and no prefix
+            return f"http://{self.host}/"
+        if self.kind in ("honest", "honest-default-port") or (self.kind == "forged-via-clb" and not forwarded):
+            # Defaults: ingress-nginx wrote its own view over every forgery (Host, its scheme, its port, the
+            # annotation's prefix); the host then carries the client's port. Behind the HTTPS listener that view's
+            # scheme is the CLB -> ingress hop's, http: what use-forwarded-headers is for.
+            scheme = self.scheme if forwarded else "http"
+            return f"{scheme}://{self.host}{prefix}/"
+        if self.kind == "direct-to-ingress" and not forwarded:
+            return f"http://{self.host}{prefix}/"  # the client's own URL: ingress-nginx wrote over every forgery
+        # use-forwarded-headers: ingress-nginx took the client's X-Forwarded-Host (the CLB passes it). realip refuses
+        # it (not in allowed_hosts), so the app keeps its own Host, upstream-vhost's in-cluster name. The scheme is the
+        # CLB's through it; at the NodePort directly it is the client's forged one (the hazard: keep it CLB-only).
+        scheme = self.scheme if self.kind == "forged-via-clb" else "https"
+        rule = self.path.rule
+        assert rule is not None and rule.upstream_vhost is not None
+        return f"{scheme}://{rule.upstream_vhost}{prefix}/"
+
+    @property
+    def client_ip(self) -> str:
+        return self.client
+
+    @property
+    def description(self) -> str:
+        """The request in words, for the lab's document."""
+        listener = "" if self.kind.startswith("direct") or self.kind == "foreign-host" else f"{self.scheme.upper()}: "
+        source = f" (from `{self.client}`)" if self.client != t.CLIENTS_V4[0] else ""
+        return f"{listener}{URL_KINDS[self.kind]}, `Host: {self.host}`{source}"
+
+
+_URL_PATHS = [path for path in t.CHAINS if path.https and path.ingress != "none"]
+URL_CASES = [
+    *(
+        UrlCase(path, server, kind, scheme, client)
+        for path in _URL_PATHS
+        for server in t.SERVERS
+        for kind, scheme, client in (
+            ("honest", "http", t.CLIENTS_V4[0]),
+            ("honest", "https", t.CLIENTS_V4[0]),
+            ("honest", "https", t.CLIENT_V6),
+            ("honest-default-port", "https", t.CLIENTS_V4[1]),
+            ("forged-via-clb", "http", t.CLIENTS_V4[0]),
+            ("forged-via-clb", "https", t.CLIENTS_V4[0]),
+            ("direct-to-ingress", "http", t.CLIENTS_V4[0]),
+            ("foreign-host", "http", t.CLIENTS_V4[0]),
+        )
+    ),
+    *(UrlCase(_URL_PATHS[0], server, "direct-to-app") for server in t.SERVERS),
+]
+
+
 def answer_of(server: str, body: Any) -> dict[str, Any]:
-    """The client, peer and scheme an app answered (each example shapes its JSON a little differently)."""
+    """The client, peer, scheme and own URL an app answered (each example shapes its JSON a little differently)."""
     assert isinstance(body, dict), body
     if server == "probe":
         return {"client": body["client"]["client_ip"], "peer": body["peer"]["ip"], "scheme": body["scheme"],
-                "headers": body["headers"]}  # fmt: skip
-    answer = {"client": body["client"], "peer": body["peer"], "scheme": body["scheme"]}
+                "headers": body["headers"], "url": body["request"]["url"]}  # fmt: skip
+    answer = {"client": body["client"], "peer": body["peer"], "scheme": body["scheme"], "url": body["url"]}
     if server == "gunicorn":
         assert body["remote_addr"] == body["client"], body  # Flask's request.remote_addr agrees
     return answer
 
 
 def logged_client(log: str, server: str, rid: str) -> str:
-    """The client address the server's access log gives for the request ``rid``."""
-    request = re.escape(f'"GET /?rid={rid} HTTP/1.1"')
+    """The client address the server's access log gives for the request ``rid`` (whatever path prefix the line shows:
+    gunicorn logs the request line as it arrived, uvicorn the scope's path, which realip gave back its prefix)."""
+    request = '"GET \\S*' + re.escape(f'/?rid={rid} HTTP/1.1"')
     pattern = rf"^(\S+) - - \[[^\]]*\] {request}" if server == "gunicorn" else rf"^INFO:\s+(\S+):\d+ - {request}"
     found = re.findall(pattern, log, re.MULTILINE)
     assert len(found) == 1, f"{len(found)} access-log lines for {rid}:\n{log[-3000:]}"
@@ -110,11 +246,14 @@ def logged_client(log: str, server: str, rid: str) -> str:
 @pytest.fixture(scope="module")
 def exchanges(lab: Running) -> dict[str, dict[str, Any]]:
     """Send every case's request once (one client process), and wait until every server has logged its lines."""
-    answers = {answer["id"]: answer for answer in lab.client([case.request() for case in CASES])}
+    requests = [case.request() for case in CASES] + [case.request() for case in URL_CASES]
+    answers = {answer["id"]: answer for answer in lab.client(requests)}
     deadline = time.monotonic() + 10
-    for case in CASES:
-        process = lab.apps[case.config, case.server]
-        while f"rid={case.rid} " not in process.log() and time.monotonic() < deadline:
+    logged = [(case.config, case.server, case.rid) for case in CASES]
+    logged += [(case.path.config, case.server, case.rid) for case in URL_CASES if case.status == 200]
+    for config, server, rid in logged:
+        process = lab.apps[config, server]
+        while f"rid={rid} " not in process.log() and time.monotonic() < deadline:
             time.sleep(0.05)
     return answers
 
@@ -150,6 +289,70 @@ def test_direct_to_pod_with_forged_headers(lab: Running, exchanges: dict[str, di
     _check(lab, exchanges, case)
 
 
+@pytest.mark.parametrize("case", URL_CASES, ids=lambda case: case.id)
+def test_url_behind_clb_l7_and_ingress_nginx(lab: Running, exchanges: dict[str, dict[str, Any]], case: UrlCase) -> None:
+    """The URL each app builds for itself (scheme, host, port, prefix) is the one the client used; no forged
+    host or prefix ever reaches it; where a path cannot carry the client's scheme, the lab pins what it carries."""
+    got = exchanges[case.id]
+    assert got["error"] is None and got["status"] == case.status, got
+    if case.status != 200:
+        return
+    answer = answer_of(case.server, got["body"])
+    assert answer["url"] == case.url, answer
+    assert answer["client"] == case.client_ip, answer
+    assert FORGED_HOST not in answer["url"] and FORGED_PREFIX not in answer["url"]
+    log = lab.apps[case.path.config, case.server].log()
+    assert logged_client(log, case.server, case.rid) == case.client_ip
+
+
+def test_what_ingress_nginx_writes_behind_the_clb(exchanges: dict[str, dict[str, Any]]) -> None:
+    """The forwarding headers that reach the app on the CLB L7 -> ingress-nginx paths (the probe's X-Lab-Received):
+    the facts 04c's settings rest on. X-Forwarded-Port is ingress-nginx's own port behind the HTTPS listener (or what
+    the client sent, with use-forwarded-headers), which is why 04c leaves REALIP_PORT_HEADER unset."""
+
+    def received(path: str, kind: str, scheme: str) -> dict[str, str]:
+        case = UrlCase(t.CHAIN[path], "probe", kind, scheme)
+        pairs = exchanges[case.id]["received"]
+        assert len({name.lower() for name, _ in pairs}) == len(pairs), pairs  # one line each
+        return {name.lower(): value for name, value in pairs}
+
+    defaults, forwarded = "7-clb-l7-ingress-nginx-defaults", "8-clb-l7-ingress-nginx-forwarded"
+    vhost = "realip-demo-nginx-l7.default.svc.cluster.local"
+    client = t.CLIENTS_V4[0]
+    for path in (defaults, forwarded):
+        chain = t.CHAIN[path]
+        http, https, own = chain.entry_port("probe"), chain.https_port("probe"), str(chain.ingress_port("probe"))
+        honest = received(path, "honest", "https")
+        assert honest["host"] == vhost  # upstream-vhost
+        assert honest["x-forwarded-host"] == f"shop.example.com:{https}"  # the Host the client sent the CLB
+        assert honest["x-forwarded-port"] == own != str(https)  # ingress-nginx's own port, not the client's
+        assert honest["x-forwarded-prefix"] == "/shop"
+        assert honest["x-client-proto"] == "https"  # the CLB's own header, passed on untouched
+        assert honest["x-forwarded-proto"] == ("https" if path == forwarded else "http")
+        assert received(path, "honest", "http")["x-forwarded-port"] == own == str(http)
+        forged = received(path, "forged-via-clb", "https")
+        assert forged["x-forwarded-prefix"] == "/shop"  # the annotation's, over the client's
+        assert forged["x-forwarded-proto"] == ("https" if path == forwarded else "http")  # the CLB overwrote it
+        if path == defaults:  # ingress-nginx wrote its own view over every forgery
+            assert (forged["x-forwarded-host"], forged["x-forwarded-port"]) == (f"shop.example.com:{https}", own)
+            assert forged["x-forwarded-for"] == t.CLB4 and forged["x-original-forwarded-for"].endswith(client)
+        else:  # use-forwarded-headers: the client's host and port, passed by the CLB, taken by ingress-nginx
+            assert (forged["x-forwarded-host"], forged["x-forwarded-port"]) == (FORGED_HOST, FORGED_PORT)
+            assert forged["x-forwarded-for"] == f"{t.FORGED_XFF}, {client}, {t.CLB4}"  # compute-full-forwarded-for
+        direct = received(path, "direct-to-ingress", "http")
+        expected_host = f"shop.example.com:{chain.node_port('probe')}" if path == defaults else FORGED_HOST
+        assert direct["x-forwarded-host"] == expected_host
+        assert direct["x-forwarded-proto"] == ("https" if path == forwarded else "http")  # forwarded: the client's
+
+
+def test_refused_hosts_are_logged(lab: Running, exchanges: dict[str, dict[str, Any]]) -> None:
+    """The forged X-Forwarded-Host that use-forwarded-headers let through is refused by allowed_hosts, and each app
+    says so in its log (rate-limited: once a minute per process)."""
+    for server in t.SERVERS:
+        log = lab.apps["nginx-l7", server].log()
+        assert f"realip: the forwarded host '{FORGED_HOST}' (through peer {t.INGRESS4}) is not in allowed_hosts" in log
+
+
 def test_what_each_proxy_writes(exchanges: dict[str, dict[str, Any]]) -> None:
     """The headers each path delivers to the app (the probe echoes them): the facts the examples' configs rely on."""
     client = t.CLIENTS_V4[0]
@@ -161,7 +364,14 @@ def test_what_each_proxy_writes(exchanges: dict[str, dict[str, Any]]) -> None:
         "4-tke-ingress": {"x-forwarded-for": client, "x-real-ip": client, "x-forwarded-proto": "http"},
         "5-ingress-nginx-defaults": {"x-forwarded-for": client, "x-real-ip": client, "x-forwarded-proto": "http"},
         "6-ingress-nginx-fullxff": {"x-forwarded-for": client, "x-real-ip": client, "x-forwarded-proto": "http"},
-    }
+        # Behind the CLB's layer 7: at its defaults ingress-nginx names its own peer, the CLB, and the client is only
+        # in X-Original-Forwarded-For; with use-forwarded-headers its realip module finds the client in the CLB's
+        # X-Forwarded-For, and compute-full-forwarded-for appends the CLB.
+        "7-clb-l7-ingress-nginx-defaults": {"x-forwarded-for": t.CLB4, "x-real-ip": t.CLB4, "x-forwarded-proto": "http",
+                                            "x-original-forwarded-for": client},
+        "8-clb-l7-ingress-nginx-forwarded": {"x-forwarded-for": f"{client}, {t.CLB4}", "x-real-ip": client,
+                                             "x-forwarded-proto": "http", "x-original-forwarded-for": client},
+    }  # fmt: skip
     for key, headers in expected.items():
         case = Case(t.CHAIN[key], t.CHAIN[key].config, "probe", client, False)
         got = answer_of("probe", exchanges[case.id]["body"])
@@ -171,6 +381,8 @@ def test_what_each_proxy_writes(exchanges: dict[str, dict[str, Any]]) -> None:
         "4-tke-ingress": f"{t.FORGED_XFF}, {client}",
         "5-ingress-nginx-defaults": client,  # ingress-nginx replaces; the original moves to X-Original-Forwarded-For
         "6-ingress-nginx-fullxff": f"{t.FORGED_XFF}, {client}",  # compute-full-forwarded-for appends
+        "7-clb-l7-ingress-nginx-defaults": t.CLB4,
+        "8-clb-l7-ingress-nginx-forwarded": f"{t.FORGED_XFF}, {client}, {t.CLB4}",
         "2-local": t.FORGED_XFF,  # layer 4: untouched
     }
     for key, xff in forged.items():
@@ -190,7 +402,7 @@ def test_cluster_policy_warns_once(lab: Running, exchanges: dict[str, dict[str, 
     assert log.count("sent no forwarding header") == 1, log[-3000:]
     assert f"realip: trusted peer {t.BRIDGE4} sent no forwarding header" in log
     assert "externalTrafficPolicy: Local" in log
-    for config in ("local", "direct", "nginx-defaults", "nginx-fullxff"):  # untrusted peers, or a header arrived
+    for config in ("local", "direct", "nginx-defaults", "nginx-fullxff", "nginx-l7"):  # untrusted, or a header came
         assert "sent no forwarding header" not in lab.apps[config, server].log()
 
 
@@ -214,13 +426,18 @@ def test_lab_configs_doc_is_current(exchanges: dict[str, dict[str, Any]]) -> Non
     client = t.CLIENTS_V4[0]
     observed = {
         path.key: {
-            kind: exchanges[Case(path, path.config, "probe", client, kind == "forged").id]["body"]
+            kind: exchanges[Case(path, path.config, "probe", client, kind == "forged").id]
             for kind in ("honest", "forged")
         }
         for path in t.CHAINS
         if path.config != "off"
     }
-    text = doc.render(observed)
+    urls: list[doc.UrlRow] = [
+        (case.path.key, case.description, exchanges[case.id])
+        for case in sorted(URL_CASES, key=lambda case: case.path.index)  # by path, then in URL_CASES's order
+        if case.server == "probe"
+    ]
+    text = doc.render(observed, urls)
     if os.environ.get("REALIP_LAB_WRITE_DOC"):
         doc.DOC.write_text(text, encoding="utf-8")
     current = doc.DOC.read_text(encoding="utf-8") if doc.DOC.exists() else ""

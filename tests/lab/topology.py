@@ -3,13 +3,19 @@
     client ──── clb ──── node ──┬── pod      (the app: uvicorn + Starlette, gunicorn + Flask)
                                 └── ingress  (ingress-nginx emulation)
 
+Ports follow the manifests' Services, where a port and its targetPort are the same number: the CLB's listener for a
+path and the ingress-nginx port behind it are one number (entry_port), as the CLB's port 80 and ingress-nginx's
+``http`` port 80 are, and a path's CLB HTTPS listener (TLS ends at the CLB) forwards to that same plain-HTTP port.
+
 Addresses come only from documentation ranges and 100.64.0.0/10; every host routes only the lab's prefixes (no
 default route), so nothing can leave the lab.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +90,7 @@ EXAMPLE_DIRS = {
     "tke-ingress": "03-tke-ingress",
     "nginx-defaults": "04-ingress-nginx/a-defaults",
     "nginx-fullxff": "04-ingress-nginx/b-full-forwarded-for",
+    "nginx-l7": "04-ingress-nginx/c-behind-clb-l7",
 }
 
 
@@ -113,6 +120,53 @@ def ingress_nginx_settings(config: str) -> dict[str, str]:
     return data
 
 
+_ANNOTATION = "nginx.ingress.kubernetes.io/"
+
+
+@dataclass(frozen=True)
+class IngressRule:
+    """The one rule of an example's Ingress for ingress-nginx (class ``nginx``): host, path and the annotations the
+    lab's ingress-nginx honours (``rewrite-target``, ``x-forwarded-prefix``, ``upstream-vhost``)."""
+
+    host: str | None
+    path: str
+    rewrite_target: str | None = None
+    x_forwarded_prefix: str | None = None
+    upstream_vhost: str | None = None
+
+    @property
+    def regex(self) -> bool:
+        """A ``rewrite-target`` other than the path (template.go's needsRewrite): the location is then a regex and the
+        path is rewritten (``use-regex`` alone, which only makes the location a regex, is not modelled)."""
+        return self.rewrite_target is not None and self.rewrite_target != self.path
+
+
+@functools.cache
+def ingress_rule(config: str) -> IngressRule:
+    """The example's Ingress of class ``nginx``, as the one rule and path it has."""
+    documents = [
+        document
+        for path in sorted((EXAMPLES / EXAMPLE_DIRS[config]).glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and document.get("kind") == "Ingress"
+    ]
+    (ingress,) = [document for document in documents if document["spec"].get("ingressClassName") == "nginx"]
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    annotations = {
+        key.removeprefix(_ANNOTATION): str(value)
+        for key, value in (ingress["metadata"].get("annotations") or {}).items()
+        if key.startswith(_ANNOTATION)
+    }
+    return IngressRule(
+        host=rule.get("host"),
+        path=path["path"],
+        rewrite_target=annotations.get("rewrite-target"),
+        x_forwarded_prefix=annotations.get("x-forwarded-prefix"),
+        upstream_vhost=annotations.get("upstream-vhost"),
+    )
+
+
 # -- apps -------------------------------------------------------------------------------------------------------
 #: The servers each app configuration runs under: the Starlette example under uvicorn, the Flask one under gunicorn,
 #: and the ``realip serve`` probe the manifests deploy (it echoes the headers that arrived).
@@ -136,23 +190,63 @@ class Chain:
     config: str  #: a key of EXAMPLE_DIRS (or "off")
     clb: str  #: "l4" (the CLB keeps the source: DNAT) or "l7" (nginx as a CLB layer-7 listener)
     service: str  #: "cluster" (NodePort, SNAT), "local" (NodePort, no SNAT) or "none" (direct to the pod)
-    ingress: str = "none"  #: "defaults" / "fullxff": an ingress-nginx hop in that mode
+    ingress: str = "none"  #: "defaults" / "fullxff" / "forwarded": an ingress-nginx hop in that mode
+    #: The example whose ingress-nginx controller ConfigMap configures that hop (default: ``config``'s own).
+    controller: str | None = None
     #: What realip must resolve for honest traffic: "client", or "peer" when the path hides the client.
     resolves: str = "client"
+    #: The CLB layer 7 also has an HTTPS listener (TLS ends at the CLB; plain HTTP behind it).
+    https: bool = False
 
     @property
     def index(self) -> int:
         return CHAINS.index(self)
 
+    @property
+    def controller_config(self) -> str:
+        return self.controller or self.config
+
     def entry_port(self, server: str) -> int:
-        """The CLB listener's port on the VIP."""
+        """The CLB listener's port on the VIP (the HTTP one on layer 7)."""
         return 10000 + 10 * self.index + SERVERS.index(server)
+
+    def https_port(self, server: str) -> int:
+        """The CLB's HTTPS listener on the VIP (``https`` paths only)."""
+        assert self.https, self.key
+        return self.entry_port(server) + 5
 
     def node_port(self, server: str) -> int:
         return 30000 + 10 * self.index + SERVERS.index(server)
 
     def ingress_port(self, server: str) -> int:
-        return 8000 + 10 * self.index + SERVERS.index(server)
+        """ingress-nginx's listening port: the CLB listener's number (the Service's port is its targetPort)."""
+        return self.entry_port(server)
+
+    @property
+    def rule(self) -> IngressRule | None:
+        """The app's Ingress rule on an ingress-nginx path."""
+        return ingress_rule(self.config) if self.ingress != "none" else None
+
+    @property
+    def route(self) -> str:
+        """The path prefix ingress-nginx routes to the app and strips: the Ingress path's literal start (``"/shop"``
+        of ``/shop(/|$)(.*)``), ``""`` when it passes paths as they are."""
+        rule = self.rule
+        if rule is None or not rule.regex:
+            return ""
+        return re.split(r"[(\[*+?$^|\\]", rule.path, maxsplit=1)[0].rstrip("/")
+
+    @property
+    def prefix(self) -> str:
+        """The X-Forwarded-Prefix ingress-nginx writes on this path (``""`` for none)."""
+        rule = self.rule
+        return (rule.x_forwarded_prefix or "") if rule is not None and rule.regex else ""
+
+    @property
+    def public_host(self) -> str | None:
+        """The host the Ingress rule routes (``None``: any host)."""
+        rule = self.rule
+        return None if rule is None else rule.host
 
     def peer(self, client: str) -> str:
         """The address the app's socket sees for a request from ``client`` on this path."""
@@ -179,6 +273,14 @@ CHAINS = (
           "l4", "local", ingress="defaults"),
     Chain("6-ingress-nginx-fullxff", "client → CLB L4 → NodePort (Local) → ingress-nginx (full XFF) → pod",
           "nginx-fullxff", "l4", "local", ingress="fullxff"),
+    # ingress-nginx behind the CLB's layer 7 (HTTP and HTTPS listeners), the app at /shop: 04c's app and Ingress, with
+    # the controller at its defaults (04a's controller ConfigMap) and as 04c configures it (use-forwarded-headers).
+    Chain("7-clb-l7-ingress-nginx-defaults",
+          "client → CLB L7 (HTTP, HTTPS) → NodePort (Local) → ingress-nginx (defaults) → pod at /shop", "nginx-l7",
+          "l7", "local", ingress="defaults", controller="nginx-defaults", https=True),
+    Chain("8-clb-l7-ingress-nginx-forwarded",
+          "client → CLB L7 (HTTP, HTTPS) → NodePort (Local) → ingress-nginx (use-forwarded-headers) → pod at /shop",
+          "nginx-l7", "l7", "local", ingress="forwarded", https=True),
     # The throughput baseline: path 4 to the same Starlette answer without realip.
     Chain("4-tke-ingress-no-realip", "client → CLB L7 → NodePort (Cluster: SNAT) → plain app", "off", "l7",
           "cluster", resolves="peer"),
