@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .context import measure_context
 from .frameworks import measure_frameworks
-from .instructions import INSTRUCTION_CONFIGS, QUICK_INSTRUCTION_CONFIGS, measure_instructions
+from .instructions import INSTRUCTION_CONFIGS, PER_CONNECTION, QUICK_INSTRUCTION_CONFIGS, measure_instructions
 from .proxy import measure_proxy
 from .report import Results, markdown, plot, targets, targets_table
 from .resolution import Settings, measure
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> Results:
             configs=QUICK_INSTRUCTION_CONFIGS if quick else INSTRUCTION_CONFIGS,
             seeds=(0,) if quick else (0, 1, 2),
             progress=progress,
+            per_connection=PER_CONNECTION,
         )
         results.instructions, results.instructions_note = counted, counted_note
     results.toa, results.toa_note = measure_toa(settings.rounds, settings.batch_seconds)

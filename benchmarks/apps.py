@@ -13,8 +13,10 @@ from .scenarios import TRUSTED
 
 __all__ = ["SERVER_TRUSTED", "app"]
 
+#: The load generator's address as the servers see it.
+LOOPBACK = "127.0.0.1/32"
 #: What the realip and uvicorn configurations trust: the load generator's loopback plus the scenario networks.
-SERVER_TRUSTED: tuple[str, ...] = ("127.0.0.1/32", *TRUSTED)
+SERVER_TRUSTED: tuple[str, ...] = (LOOPBACK, *TRUSTED)
 #: The hop count for hypercorn and werkzeug: the two entries of "client, 100.64.3.4".
 SERVER_HOPS = 2
 
@@ -68,6 +70,16 @@ def _asgi_realip() -> Any:
     return RealIPMiddleware(asgi_bare, trusted_proxies=list(SERVER_TRUSTED))
 
 
+def _asgi_realip_layer4() -> Any:
+    """realip reading the PROXY header realip_toa's uvicorn hook recorded, the load generator's loopback the
+    balancer. Loopback is not among the header proxies here: without the header, the answer would be 127.0.0.1."""
+    from realip.asgi import RealIPMiddleware
+
+    return RealIPMiddleware(
+        asgi_bare, trusted_proxies=list(TRUSTED), layer4="proxy-protocol", layer4_proxies=[LOOPBACK]
+    )
+
+
 def _asgi_hypercorn() -> Any:
     from hypercorn.middleware import ProxyFixMiddleware
 
@@ -90,6 +102,7 @@ _FACTORIES: dict[str, Callable[[], Any]] = {
     "asgi_passthrough": lambda: AsgiPassThrough(asgi_bare),
     "wsgi_passthrough": lambda: WsgiPassThrough(wsgi_bare),
     "asgi_realip": _asgi_realip,
+    "asgi_realip_layer4": _asgi_realip_layer4,
     "asgi_hypercorn": _asgi_hypercorn,
     "wsgi_realip": _wsgi_realip,
     "wsgi_werkzeug": _wsgi_werkzeug,

@@ -22,7 +22,7 @@ from .peers import CONTENDERS
 from .proxy import ProxyRow
 from .resolution import MODES, Cell, Settings
 from .scenarios import SCENARIOS
-from .server import CONTROL, EXPECTED, SERVER_LABELS, SERVERS, ServerRow
+from .server import CONTROL, PROXY_REALIP, PROXY_SERVERS, SERVER_LABELS, SERVERS, ServerConfig, ServerRow
 from .toa import ToaRow
 
 __all__ = ["LEVEL1", "LEVEL2", "Results", "Target", "markdown", "plot", "targets"]
@@ -98,19 +98,23 @@ _Row = TypeVar("_Row", ServerRow, InstructionRow)
 
 
 def _competitors(rows: Iterable[_Row], server: str, mine: str) -> list[_Row]:
-    """The peers' rows for one server: neither the bare server, nor the control, nor realip's own row."""
+    """The peers' rows for one server: neither the bare server, nor the control, nor realip's own row, nor the
+    PROXY protocol rows (a different connection: a header before the requests)."""
     return [
         r
         for r in rows
-        if r.config.server == server and r.config.middleware not in ("none", CONTROL) and r.config.name != mine
+        if r.config.server == server
+        and r.config.middleware not in ("none", CONTROL)
+        and r.config.name != mine
+        and not r.config.preamble
     ]
 
 
-def _server_mark(middleware: str, answer: str | None) -> str:
-    """✓/✗ for a middleware's answer at the server levels; nothing for the bare server and the control."""
-    if middleware in ("none", CONTROL):
+def _server_mark(config: ServerConfig, answer: str | None) -> str:
+    """✓/✗ for a configuration's answer at the server levels; nothing for the bare server and the control."""
+    if config.middleware in ("none", CONTROL):
         return ""
-    return " ✓" if answer == EXPECTED else " ✗"
+    return " ✓" if answer == config.expected else " ✗"
 
 
 def _us(ns: float) -> str:
@@ -277,6 +281,7 @@ def targets(results: Results) -> list[Target]:
                 "; ".join(notes),
             )
         )
+    rows += proxy_counted_targets(results.instructions)
     toa = {row.name: row for row in results.toa}
     for what in ("parse_options", "parse_packet"):
         c, pure = toa.get(f"{what} C"), toa.get(f"{what} pure")
@@ -298,6 +303,72 @@ def targets(results: Results) -> list[Target]:
     rows += proxy_targets(results.proxy)
     rows += context_targets(results.context)
     return rows
+
+
+def proxy_counted_targets(measured: list[InstructionRow]) -> list[Target]:
+    """ "PROXY protocol on: ≥ 98% of bare, counted", one per uvicorn install: the bare app behind realip_toa's listener
+    hook against the same install's bare server (no PROXY protocol), on one keep-alive connection; the notes add
+    the whole Layer-4 path (realip reading the header) and what the listener costs per connection."""
+    what = "PROXY protocol on: ≥ 98% of bare, counted"
+    counted = {row.config.name: row for row in measured}
+    rows = []
+    for server in PROXY_SERVERS:
+        bare, listener = counted.get(f"{server}-bare"), counted.get(f"{server}-proxy-listener")
+        label = SERVER_LABELS[server]
+        if bare is None or listener is None or bare.per_request is None or listener.per_request is None:
+            rows.append(Target(what, label, "-", "-", None, "≥ 0.98", None))
+            continue
+        share = bare.per_request / listener.per_request
+        notes = []
+        whole = counted.get(f"{server}-proxy-realip")
+        if whole is not None and whole.per_request:
+            notes.append(
+                f"{PROXY_REALIP} {whole.per_request:,.0f} ({bare.per_request / whole.per_request:.1%} of bare)"
+            )
+        if bare.per_connection and listener.per_connection:
+            notes.append(
+                f"one request per connection: +{listener.per_connection - bare.per_connection:,.0f} per connection "
+                f"({bare.per_connection / listener.per_connection:.1%} of bare)"
+            )
+        rows.append(
+            Target(
+                what,
+                f"{label}, PROXY v2 once per keep-alive connection, instructions/request",
+                f"{listener.per_request:,.0f}",
+                f"bare {bare.per_request:,.0f}",
+                share,
+                "≥ 0.98",
+                share >= 0.98 and listener.answer == listener.config.expected,
+                "; ".join(notes),
+            )
+        )
+    return rows
+
+
+def _per_connection_table(measured: list[InstructionRow]) -> list[str]:
+    """The rows counted with one request per connection: instructions per connection, and over the bare server."""
+    each = [(row, row.per_connection) for row in measured if row.per_connection is not None]
+    if not each:
+        return []
+    bare = {row.config.server: count for row, count in each if row.config.middleware == "none"}
+    lines = [
+        "Counted again with every request on a new connection (connect, PROXY header when the row sends one, one "
+        "request, close): instructions per connection.",
+        "",
+        "| server | middleware | instructions per connection (median; per seed) | over bare | share of bare |",
+        "|---|---|---|---|---|",
+    ]
+    for row, count in each:
+        seeds = ", ".join(f"{value:,.0f}" for value in row.per_connection_by_seed)
+        reference = bare.get(row.config.server)
+        extra = share = "(reference)" if row.config.middleware == "none" else "-"
+        if reference and row.config.middleware != "none":
+            extra, share = f"{count - reference:+,.0f}", f"{reference / count:.1%}"
+        lines.append(
+            f"| {SERVER_LABELS[row.config.server]} | {row.config.middleware} | {count:,.0f} ({seeds}) "
+            f"| {extra} | {share} |"
+        )
+    return lines
 
 
 def context_targets(measured: list[ContextRow]) -> list[Target]:
@@ -451,7 +522,7 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
             out.append(
                 f"| {SERVER_LABELS[row.config.server]} | {row.config.middleware} | {row.stats.median:.0f} "
                 f"±{row.stats.iqr / 2:.0f} "
-                f"| {share} | {row.answer}{_server_mark(row.config.middleware, row.answer)} |"
+                f"| {share} | {row.answer}{_server_mark(row.config, row.answer)} |"
             )
     out += ["", "## Level 3, counted: instructions per request inside the server (callgrind)", ""]
     out += [results.instructions_note, ""]
@@ -476,8 +547,11 @@ def markdown(results: Results, versions: dict[str, str]) -> str:
             out.append(
                 f"| {SERVER_LABELS[counted.config.server]} | {counted.config.middleware} | "
                 f"{counted.per_request:,.0f} ({seeds}) "
-                f"| {extra} | {share} | {counted.answer}{_server_mark(counted.config.middleware, counted.answer)} |"
+                f"| {extra} | {share} | {counted.answer}{_server_mark(counted.config, counted.answer)} |"
             )
+        per_connection = _per_connection_table(results.instructions)
+        if per_connection:
+            out += ["", *per_connection]
     out += ["", "## Level 4: TOA", "", results.toa_note, ""]
     if results.toa:
         out += ["| measured | time per call | answer |", "|---|---|---|"]

@@ -16,6 +16,10 @@ Three things keep the noise below the 2% the target is about:
   resolution.
 
 Before timing, one request per server checks the client address it answers with.
+
+The PROXY protocol configurations (:data:`PROXY_CONFIGS`: uvicorn behind realip_toa's listener hook, the client
+sending a PROXY v2 header at the start of each connection) are counted at the instruction level only: ``wrk`` cannot
+send a header before its requests.
 """
 
 from __future__ import annotations
@@ -37,11 +41,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .apps import SERVER_TRUSTED
+from .proxy import v2_header
 from .timing import Stats, stats
 
 __all__ = [
     "CONFIGS",
     "CONTROL",
+    "PROXY_CONFIGS",
+    "PROXY_LISTENER",
+    "PROXY_REALIP",
+    "PROXY_SERVERS",
     "ServerConfig",
     "ServerRow",
     "ask",
@@ -79,12 +88,18 @@ _GUNICORN = ["-m", "gunicorn", "--bind", "fd://{fd}", "--workers", "1", "--timeo
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """One server configuration: its name, the server, the middleware, and the command line."""
+    """One server configuration: its name, the server, the middleware, the command line, and the client's side."""
 
     name: str
     server: str
     middleware: str
     argv: tuple[str, ...]
+    #: The client address a right answer names.
+    expected: str = EXPECTED
+    #: What the client sends at the start of every connection, before its requests (a PROXY protocol header).
+    preamble: bytes = b""
+    #: Variables added to the server's environment (after ``server_env`` took realip's out).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 #: The middleware name of the do-nothing control rows.
@@ -99,9 +114,15 @@ _STANDARD = [*_UVICORN, "--http", "httptools", "--loop", "uvloop"]
 def _uvicorn_configs(server: str, argv: list[str]) -> tuple[ServerConfig, ...]:
     """Bare, the control, realip and uvicorn's own proxy headers, on one uvicorn install."""
     return (
-        ServerConfig(f"{server}-bare", server, "none", (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_bare")),
         ServerConfig(
-            f"{server}-control", server, CONTROL, (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_passthrough")
+            f"{server}-bare", server, "none", (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_bare"), expected=HOST
+        ),
+        ServerConfig(
+            f"{server}-control",
+            server,
+            CONTROL,
+            (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_passthrough"),
+            expected=HOST,
         ),
         ServerConfig(
             f"{server}-realip", server, "realip.asgi", (*argv, "--no-proxy-headers", "benchmarks.apps:asgi_realip")
@@ -124,8 +145,10 @@ CONFIGS: tuple[ServerConfig, ...] = (
         (*_H11, "--no-proxy-headers", "benchmarks.apps:asgi_hypercorn"),
     ),
     *_uvicorn_configs("uvicorn-std", _STANDARD),
-    ServerConfig("gunicorn-bare", "gunicorn", "none", (*_GUNICORN, "benchmarks.apps:wsgi_bare")),
-    ServerConfig("gunicorn-control", "gunicorn", CONTROL, (*_GUNICORN, "benchmarks.apps:wsgi_passthrough")),
+    ServerConfig("gunicorn-bare", "gunicorn", "none", (*_GUNICORN, "benchmarks.apps:wsgi_bare"), expected=HOST),
+    ServerConfig(
+        "gunicorn-control", "gunicorn", CONTROL, (*_GUNICORN, "benchmarks.apps:wsgi_passthrough"), expected=HOST
+    ),
     ServerConfig("gunicorn-realip", "gunicorn", "realip.wsgi", (*_GUNICORN, "benchmarks.apps:wsgi_realip")),
     ServerConfig("gunicorn-werkzeug", "gunicorn", "werkzeug ProxyFix", (*_GUNICORN, "benchmarks.apps:wsgi_werkzeug")),
 )
@@ -137,6 +160,50 @@ SERVER_LABELS = {
     "uvicorn-std": "uvicorn[standard] (httptools, uvloop)",
     "gunicorn": "gunicorn (sync)",
 }
+
+#: The middleware names of the PROXY protocol rows: the bare app behind the listener hook (what the listener alone
+#: costs), and realip reading the header the hook recorded (the whole Layer-4 path).
+PROXY_LISTENER = "PROXY listener, bare app"
+PROXY_REALIP = "PROXY listener + realip.asgi layer4=proxy-protocol"
+#: What the client sends first on each connection, as a load balancer does: PROXY v2 naming 198.51.100.7, with the
+#: AWS VPC endpoint TLV and a CRC32c TLV (which the listener checks).
+_PROXY_HEADER = v2_header()
+# The hook trusts the load generator's loopback as the balancer. The header timeout is raised from 5 s because a
+# server under valgrind runs ~50 times slower (the timer costs the same whatever its length).
+_PROXY_ENV = (("REALIP_LAYER4_PROXIES", f"{HOST}/32"), ("REALIP_PROXY_PROTOCOL_TIMEOUT", "60"))
+
+
+def _proxy_configs(server: str, hook: str, loop: str) -> tuple[ServerConfig, ...]:
+    """The PROXY protocol rows of one uvicorn install: its protocol class under realip_toa's listener hook."""
+    argv = (*_UVICORN, "--http", f"realip_toa.uvicorn_hooks:{hook}", "--loop", loop, "--no-proxy-headers")
+    return (
+        ServerConfig(
+            f"{server}-proxy-listener",
+            server,
+            PROXY_LISTENER,
+            (*argv, "benchmarks.apps:asgi_bare"),
+            expected=HOST,  # the bare app answers its peer: the check is that the hook took the header off
+            preamble=_PROXY_HEADER,
+            env=_PROXY_ENV,
+        ),
+        ServerConfig(
+            f"{server}-proxy-realip",
+            server,
+            PROXY_REALIP,
+            (*argv, "benchmarks.apps:asgi_realip_layer4"),
+            preamble=_PROXY_HEADER,
+            env=_PROXY_ENV,
+        ),
+    )
+
+
+#: uvicorn with the PROXY protocol listener on, for each install (counted, not timed: see the module docstring).
+PROXY_CONFIGS: tuple[ServerConfig, ...] = (
+    *_proxy_configs("uvicorn", "ProxyProtocolH11", "asyncio"),
+    *_proxy_configs("uvicorn-std", "ProxyProtocolHttpTools", "uvloop"),
+)
+#: The servers with PROXY protocol rows.
+PROXY_SERVERS: tuple[str, ...] = ("uvicorn", "uvicorn-std")
 
 
 @dataclass
@@ -166,16 +233,27 @@ def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
-def ask(port: int) -> str | None:
+def _connect(port: int, timeout: float, preamble: bytes) -> http.client.HTTPConnection:
+    """A connection to the server, ``preamble`` (a PROXY header) sent first when there is one."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    if preamble:
+        connection.connect()
+        connection.sock.sendall(preamble)
+    return connection
+
+
+def ask(port: int, preamble: bytes = b"") -> str | None:
     """The body (the client the app saw) for one request carrying the S3 header; ``None`` if no answer."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    connection = None
     try:
+        connection = _connect(port, 2, preamble)
         connection.request("GET", "/", headers={"X-Forwarded-For": XFF})
         return connection.getresponse().read().decode("latin-1")
     except OSError:
         return None
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
 
 
 def server_env() -> dict[str, str]:
@@ -198,26 +276,34 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def warm(port: int, requests: int = 300, timeout: float = 2) -> int:
-    """``requests`` S3 requests on one connection (imports, first-call paths, caches); how many were answered."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+def warm(port: int, requests: int = 300, timeout: float = 2, preamble: bytes = b"", reconnect: bool = False) -> int:
+    """``requests`` S3 requests on one connection (imports, first-call paths, caches), or each on a new connection
+    with ``reconnect``; ``preamble`` starts every connection. How many were answered."""
     served = 0
+    connection = None
     try:
         for _ in range(requests):
+            if connection is None:
+                connection = _connect(port, timeout, preamble)
             connection.request("GET", "/", headers={"X-Forwarded-For": XFF})
             connection.getresponse().read()
             served += 1
+            if reconnect:
+                connection.close()
+                connection = None
     except OSError:
         pass
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
     return served
 
 
 def start_server(
     config: ServerConfig, env: dict[str, str], log: Path, cpus: set[int] | None = None, wrapper: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Launch one server (under ``wrapper``, e.g. valgrind): on a socket bound here (``{fd}``), else on a free port."""
+    """Launch one server (under ``wrapper``, e.g. valgrind): on a socket bound here (``{fd}``), else on a free port;
+    ``env`` plus the configuration's own variables."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, 0))
@@ -235,7 +321,7 @@ def start_server(
             process = subprocess.Popen(
                 argv,
                 cwd=ROOT,
-                env=env,
+                env={**env, **dict(config.env)},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -267,7 +353,7 @@ def _servers(
             while True:
                 port, process = ports[config.name], processes[config.name]
                 assert isinstance(port, int)
-                if ask(port) is not None:
+                if ask(port, config.preamble) is not None:
                     break
                 if process.poll() is not None or time.monotonic() > deadline:
                     log = logs[config.name].read_text(errors="replace")
@@ -359,13 +445,13 @@ def measure_servers(
                 if isinstance(port, str):
                     rows[config.name].note = port
                     continue
-                answer = ask(port)
+                answer = ask(port, config.preamble)
                 row = rows[config.name]
-                if row.answer is None or row.answer == EXPECTED:  # a wrong answer in any round is the one shown
+                if row.answer is None or row.answer == config.expected:  # a wrong answer in any round is shown
                     row.answer = answer
                 live.append((config, port))
-            for _config, port in live if warm_up else ():
-                warm(port)
+            for config, port in live if warm_up else ():
+                warm(port, preamble=config.preamble)
             bare_ports = {config.server: port for config, port in live if config.middleware == "none"}
             wrapped = [(config, port) for config, port in live if config.middleware != "none"]
             rng.shuffle(wrapped)

@@ -13,7 +13,16 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.report import LEVEL1, LEVEL2, Results, targets
 from benchmarks.scenarios import SCENARIOS, requests, verdict
-from benchmarks.server import CONFIGS, CONTROL, EXPECTED, SERVERS, cpu_split, measure_servers
+from benchmarks.server import (
+    CONFIGS,
+    EXPECTED,
+    PROXY_CONFIGS,
+    PROXY_LISTENER,
+    PROXY_SERVERS,
+    SERVERS,
+    cpu_split,
+    measure_servers,
+)
 
 #: Peers whose answer must be right on every scenario (the rest are hop counters or best-effort pickers).
 ALWAYS_RIGHT = ("realip", "realip-asgi", "realip-wsgi")
@@ -68,8 +77,8 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
     png = (out / "benchmarks.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     rows = targets(results)
-    assert len(rows) == 44  # the issues' targets, the forwarded context's included
-    timed = [row for row in rows if not row.target.startswith(("server", "TOA"))]
+    assert len(rows) == 46  # the issues' targets, the forwarded context's and the PROXY protocol's included
+    timed = [row for row in rows if not row.target.startswith(("server", "TOA", "PROXY protocol on"))]
     assert all(row.ratio is not None and row.met is not None for row in timed), timed
     assert re.search(r"\| S3 within 1\.5x of the composite floor \| S3 warm \| [\d.]+ µs \|", text)
 
@@ -77,7 +86,7 @@ def test_report_has_every_section_and_a_plot(run: tuple[Results, Path]) -> None:
 def test_instruction_counts_run_under_callgrind_for_each_server(run: tuple[Results, Path]) -> None:
     """The quick run counts bare and realip on each server: real counts, not a process that served nothing."""
     results, _ = run
-    counted = {row.config.name: row for row in results.instructions}
+    counted = {row.config.name: row for row in results.instructions if not row.config.preamble}  # PROXY rows: below
     assert set(counted) == {f"{server}-{kind}" for server in SERVERS for kind in ("bare", "realip")}
     for name, row in counted.items():
         # A hello world costs ~90k-600k instructions a request: the fewest is uvicorn with httptools and uvloop on
@@ -88,6 +97,30 @@ def test_instruction_counts_run_under_callgrind_for_each_server(run: tuple[Resul
         assert row.answer == ("127.0.0.1" if name.endswith("bare") else EXPECTED)
     rows = [row for row in targets(results) if row.target.startswith("server, counted")]
     assert len(rows) == len(SERVERS) and all(row.ratio is not None for row in rows)
+
+
+def test_proxy_protocol_rows_are_counted_and_answer_right(run: tuple[Results, Path]) -> None:
+    """uvicorn behind realip_toa's PROXY listener hook, on each install, the client sending a PROXY v2 header first:
+    the bare app answers its loopback peer (the hook took the header off), realip with layer4="proxy-protocol" the
+    header's client; the listener and its bare server counted per connection too; one target per install."""
+    results, out = run
+    counted = {row.config.name: row for row in results.instructions if row.config.preamble}
+    assert set(counted) == {config.name for config in PROXY_CONFIGS}
+    for name, row in counted.items():
+        # Real counts: uvicorn[standard]'s hello world is ~110k instructions (the quick run's 20 requests are noisy).
+        assert row.per_request is not None and row.per_request > 50_000, (name, row.note)
+        assert row.answer == ("127.0.0.1" if row.config.middleware == PROXY_LISTENER else EXPECTED), row
+    each = {row.config.name: row.per_connection for row in results.instructions if row.per_connection is not None}
+    assert set(each) == {f"{server}-{kind}" for server in PROXY_SERVERS for kind in ("bare", "proxy-listener")}
+    assert all(count > 50_000 for count in each.values()), each
+    rows = [row for row in targets(results) if row.target == "PROXY protocol on: ≥ 98% of bare, counted"]
+    assert len(rows) == len(PROXY_SERVERS) and all(row.ratio is not None for row in rows), rows
+    assert all(
+        "realip.asgi layer4=proxy-protocol" in row.best_peer and "per connection" in row.best_peer for row in rows
+    )
+    text = (out / "benchmarks.md").read_text(encoding="utf-8")
+    assert "Counted again with every request on a new connection" in text
+    assert f"| {PROXY_LISTENER} |" in text and "| 127.0.0.1 ✓ |" in text
 
 
 def test_frameworks_section_answers_right(run: tuple[Results, Path]) -> None:
@@ -143,7 +176,7 @@ def test_whole_server_level_answers_through_every_configuration() -> None:
     assert [row.config.name for row in rows] == [config.name for config in CONFIGS]
     for row in rows:
         assert row.stats is not None and row.stats.median > 0, (row.config.name, row.note)
-        assert row.answer == ("127.0.0.1" if row.config.middleware in ("none", CONTROL) else EXPECTED), row
+        assert row.answer == row.config.expected, row
 
 
 def test_servers_and_load_generator_get_separate_cpus() -> None:
