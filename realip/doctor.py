@@ -234,14 +234,9 @@ def _lint_starlette(app: Any) -> tuple[Resolver | None, list[Finding]]:
         )
     else:
         found += _order(names[:realip], "the middleware stack", fix)
-        options = dict(stack[realip].kwargs)
-        resolver = options.pop("resolver", None)
-        layer4 = options.pop("layer4", None) or os.environ.get("REALIP_LAYER4")
-        try:
-            resolver = resolver or (Resolver(**options) if options else Resolver.from_env())
-        except ConfigError as error:
-            return None, [*found, _config_error(error)]
-        found += lint_resolver(resolver, layer4, "RealIPMiddleware")
+        resolver, found = _from_middleware_options(found, stack[realip].kwargs, "RealIPMiddleware")
+        if resolver is None:
+            return None, found
     limiter = getattr(getattr(app, "state", None), "limiter", None)
     found += _key_function(getattr(limiter, "_key_func", None), "slowapi")
     return resolver, found
@@ -302,6 +297,19 @@ def _with_resolver(
     found: list[Finding], resolver: Resolver | None, layer4: object, where: str
 ) -> tuple[Resolver | None, list[Finding]]:
     return resolver, found + ([] if resolver is None else lint_resolver(resolver, layer4, where))
+
+
+def _from_middleware_options(found: list[Finding], kwargs: Any, where: str) -> tuple[Resolver | None, list[Finding]]:
+    """The resolver a middleware's keywords build (``resolver=``, the options, else the environment), linted; a
+    configuration error is the finding instead."""
+    options = dict(kwargs)
+    resolver = options.pop("resolver", None)
+    layer4 = options.pop("layer4", None) or os.environ.get("REALIP_LAYER4")
+    try:
+        resolver = resolver or (Resolver(**options) if options else Resolver.from_env())
+    except ConfigError as error:
+        return None, [*found, _config_error(error)]
+    return _with_resolver(found, resolver, layer4, where)
 
 
 def _lint_aiohttp(app: Any) -> tuple[Resolver | None, list[Finding]]:
@@ -377,14 +385,7 @@ def _lint_litestar(app: Any) -> tuple[Resolver | None, list[Finding]]:
     )
     if realip is None:
         return None, found
-    options = dict(getattr(app.middleware[realip], "kwargs", None) or {})
-    resolver = options.pop("resolver", None)
-    layer4 = options.pop("layer4", None) or os.environ.get("REALIP_LAYER4")
-    try:
-        resolver = resolver or (Resolver(**options) if options else Resolver.from_env())
-    except ConfigError as error:
-        return None, [*found, _config_error(error)]
-    return _with_resolver(found, resolver, layer4, "RealIPPlugin")
+    return _from_middleware_options(found, getattr(app.middleware[realip], "kwargs", None) or {}, "RealIPPlugin")
 
 
 def _lint_quart(app: Any) -> tuple[Resolver | None, list[Finding]]:
