@@ -27,8 +27,11 @@ def collected(out: subprocess.CompletedProcess[str]) -> set[str]:
 
 
 def test_tests_using_a_root_fixture_are_marked_even_through_other_fixtures(tmp_path: Path) -> None:
-    root = collected(pytest_run(tmp_path, "--collect-only", "-q", "-m", "root", "tests/lab", "tests/toa"))
+    root = collected(
+        pytest_run(tmp_path, "--collect-only", "-q", "-m", "root", "tests/lab", "tests/toa", "tests/proxy")
+    )
     assert "tests/lab/test_lab.py::test_path" in root  # uses `lab` through the lab's other fixtures
+    assert "tests/proxy/test_e2e.py::test_haproxy_v2" in root  # the PROXY protocol lab
     assert "tests/toa/test_e2e.py::test_gunicorn_saved_syn" in root  # `net`
     assert "tests/toa/test_capture.py::test_a_queued_handshake_ack_is_found_by_the_first_lookup" in root
     assert "tests/toa/test_capture.py::test_a_forked_child_restarts_its_own_capture" in root  # its own marker

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.privileges import needs_root
+
 from .lab import (
     CLIENT4,
     CLIENT6,
@@ -42,6 +44,7 @@ IDS = [s.name for s in SERVERS]
 
 
 @pytest.fixture(scope="module")
+@needs_root("network namespaces (the PROXY protocol lab: HAProxy and nginx in front of the servers)")
 def lab() -> Iterator[ProxyLab]:
     with proxy_lab() as built:
         yield built
