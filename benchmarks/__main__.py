@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run every level and write ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 
-The default run is sized to finish in about nine minutes on two quiet cores (four of them counting instructions
+The default run is sized to finish in about sixteen minutes on two quiet cores (ten of them counting instructions
 under valgrind); ``--quick`` is a short structural run (tiny samples, meaningless numbers) used by the smoke test.
 """
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument("--server-seconds", type=float, help="seconds per server run (default 1, quick 0.3)")
     parser.add_argument("--no-server", action="store_true", help="skip level 3 (whole-server throughput)")
     parser.add_argument(
-        "--no-instructions", action="store_true", help="skip level 3's instruction counts (callgrind, ~4 minutes)"
+        "--no-instructions", action="store_true", help="skip level 3's instruction counts (callgrind, ~10 minutes)"
     )
     parser.add_argument("--noisy", action="store_true", help="flag the report as measured on a busy machine")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="directory for benchmarks.md/.png")
