@@ -119,12 +119,17 @@ def _aiohttp_runs(count: int) -> tuple[dict[str, tuple[Callable[[list[Any]], Non
         "aiohttp-remotes XForwardedRelaxed": XForwardedRelaxed(num=2).middleware,
     }
     runs = {name: (loop(wrapped), _aiohttp_requests(count)) for name, wrapped in contenders.items()}
+    return runs, _answers(runs, seen)
+
+
+def _answers(runs: dict[str, tuple[Any, list[Any]]], seen: list[Any]) -> dict[str, Any]:
+    """Each contender's answer on its first request: the client its handler saw (written into ``seen[0]``)."""
     answers = {}
     for name, (run, requests) in runs.items():
         seen[0] = None
         run(requests[:1])
         answers[name] = seen[0]
-    return runs, answers
+    return answers
 
 
 # -- Sanic ---------------------------------------------------------------------------------------------------------
@@ -189,12 +194,7 @@ def _sanic_runs(count: int) -> tuple[dict[str, tuple[Callable[[list[Any]], None]
         name: (loop(middleware), _sanic_requests(config, headers, count))
         for name, (middleware, config, headers) in contenders.items()
     }
-    answers = {}
-    for name, (run, requests) in runs.items():
-        seen[0] = None
-        run(requests[:1])
-        answers[name] = seen[0]
-    return runs, answers
+    return runs, _answers(runs, seen)
 
 
 # -- the section ---------------------------------------------------------------------------------------------------

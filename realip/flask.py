@@ -45,7 +45,15 @@ from .wsgi import LAYER4_KEY, RESULT_KEY, RealIPMiddleware
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["EXTENSION_KEY", "RealIP", "RealIPOptions", "RealIPRequest", "RealIPRequestMixin", "resolver_for_app"]
+__all__ = [
+    "EXTENSION_KEY",
+    "RealIP",
+    "RealIPOptions",
+    "RealIPRequest",
+    "RealIPRequestMixin",
+    "extension_options",
+    "resolver_for_app",
+]
 
 #: The key of this extension's state in ``app.extensions``.
 EXTENSION_KEY = "realip"
@@ -153,6 +161,16 @@ def _with_mixin(request_class: type[Request]) -> type[Request]:
     return subclass
 
 
+def extension_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The extension's keyword options, checked: an unknown name is a TypeError listing the known ones (Flask's and
+    Quart's ``RealIP`` take the same)."""
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        known = ", ".join(sorted(_OPTIONS))
+        raise TypeError(f"RealIP: unknown option(s) {', '.join(sorted(unknown))}; the options are {known}")
+    return dict(options)
+
+
 class RealIP:
     """The Flask extension: ``RealIP(app, **options)``, or ``RealIP(**options)`` then ``init_app(app)``.
 
@@ -161,11 +179,7 @@ class RealIP:
     """
 
     def __init__(self, app: Flask | None = None, **options: Unpack[RealIPOptions]) -> None:
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            known = ", ".join(sorted(_OPTIONS))
-            raise TypeError(f"RealIP: unknown option(s) {', '.join(sorted(unknown))}; the options are {known}")
-        self.options: dict[str, Any] = dict(options)
+        self.options: dict[str, Any] = extension_options(options)
         if app is not None:
             self.init_app(app)
 

@@ -29,7 +29,7 @@ from quart import Quart
 
 from .asgi import RealIPMiddleware
 from .errors import ConfigError
-from .flask import LAYER4_CONFIG_KEY, RealIPOptions, resolver_for_app
+from .flask import LAYER4_CONFIG_KEY, RealIPOptions, extension_options, resolver_for_app
 from .layer4 import STATE_KEY, layer4_source
 from .resolver import Result
 
@@ -37,7 +37,6 @@ __all__ = ["EXTENSION_KEY", "RealIP", "RealIPRequestMixin"]
 
 #: The key of this extension's state in ``app.extensions``.
 EXTENSION_KEY = "realip"
-_OPTIONS = frozenset(RealIPOptions.__annotations__)
 
 
 class RealIPRequestMixin:
@@ -82,11 +81,7 @@ class RealIP:
     """The Quart extension: ``RealIP(app, **options)``, or ``RealIP(**options)`` then ``init_app(app)``."""
 
     def __init__(self, app: Quart | None = None, **options: Unpack[RealIPOptions]) -> None:
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            known = ", ".join(sorted(_OPTIONS))
-            raise TypeError(f"RealIP: unknown option(s) {', '.join(sorted(unknown))}; the options are {known}")
-        self.options: dict[str, Any] = dict(options)
+        self.options: dict[str, Any] = extension_options(options)
         if app is not None:
             self.init_app(app)
 

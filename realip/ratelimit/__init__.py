@@ -54,6 +54,7 @@ __all__ = [
     "bucket",
     "client_key",
     "is_unresolved",
+    "policy_for",
 ]
 
 #: The Results whose client is one of your own hops, not a client: see the module docstring.
@@ -164,6 +165,15 @@ def _network(ip: str, prefix: int) -> str:
 
 #: The policy the ready-made key functions use: IPv4 per address, IPv6 per /64, a bucket per hop when unresolved.
 DEFAULT_POLICY = KeyPolicy()
+
+
+def policy_for(
+    policy: KeyPolicy | None, *, ipv6_prefix: int = 64, ipv4_prefix: int = 32, unresolved: Unresolved = "bucket"
+) -> KeyPolicy:
+    """``policy``, or one built from the keywords (what each limiter module's ``key_func`` takes)."""
+    if policy is not None:
+        return policy
+    return KeyPolicy(ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
 
 
 def client_key(result: Result | None) -> str:

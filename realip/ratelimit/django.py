@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..resolver import Result
-from . import DEFAULT_POLICY, KeyPolicy, Unresolved
+from . import DEFAULT_POLICY, KeyPolicy, Unresolved, policy_for
 from . import is_unresolved as _is_unresolved
 
 __all__ = ["client_key", "exempt_unresolved", "key_func", "result_of"]
@@ -44,11 +44,7 @@ def key_func(
 ) -> Callable[[str | None, Request], str]:
     """A django-ratelimit ``key=`` callable with its own :class:`~realip.ratelimit.KeyPolicy` (``policy``, or built
     from the keywords; a bad value raises :class:`~realip.ConfigError` now)."""
-    chosen = (
-        policy
-        if policy is not None
-        else KeyPolicy(ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
-    )
+    chosen = policy_for(policy, ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
 
     def client_key(group: str | None, request: Request) -> str:
         return chosen.key(result_of(request))

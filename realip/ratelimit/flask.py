@@ -25,7 +25,7 @@ from flask import request
 
 from ..resolver import Result
 from ..wsgi import RESULT_KEY
-from . import DEFAULT_POLICY, KeyPolicy, Unresolved
+from . import DEFAULT_POLICY, KeyPolicy, Unresolved, policy_for
 from . import is_unresolved as _is_unresolved
 
 __all__ = ["client_key", "is_unresolved", "key_func", "result_of"]
@@ -46,11 +46,7 @@ def key_func(
 ) -> Callable[[], str]:
     """A flask-limiter ``key_func`` with its own :class:`~realip.ratelimit.KeyPolicy` (``policy``, or built from the
     keywords; a bad value raises :class:`~realip.ConfigError` now)."""
-    chosen = (
-        policy
-        if policy is not None
-        else KeyPolicy(ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
-    )
+    chosen = policy_for(policy, ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
 
     def client_key() -> str:
         return chosen.key(result_of())

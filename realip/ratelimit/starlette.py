@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..resolver import Result
-from . import DEFAULT_POLICY, KeyPolicy, Unresolved
+from . import DEFAULT_POLICY, KeyPolicy, Unresolved, policy_for
 from . import is_unresolved as _is_unresolved
 
 if TYPE_CHECKING:
@@ -45,11 +45,7 @@ def key_func(
 ) -> Callable[[HTTPConnection], str]:
     """A slowapi ``key_func`` with its own :class:`~realip.ratelimit.KeyPolicy` (``policy``, or built from the
     keywords; a bad value raises :class:`~realip.ConfigError` now)."""
-    chosen = (
-        policy
-        if policy is not None
-        else KeyPolicy(ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
-    )
+    chosen = policy_for(policy, ipv6_prefix=ipv6_prefix, ipv4_prefix=ipv4_prefix, unresolved=unresolved)
 
     def client_key(request: HTTPConnection) -> str:  # slowapi passes the request only to a parameter so named
         return chosen.key(result_of(request))
